@@ -1,0 +1,44 @@
+# CNN course labs. Quick start: `make lab` (open the labs) and `make test` (run every test).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.lablib-installed
+PROFILE ?=
+SUBMISSIONS ?= submissions
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup lab run test unit notebooks release grade data clean distclean
+
+setup: $(STAMP)                      ## create .venv and install lablib with its dev extra
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lab: setup                           ## open JupyterLab on labs/
+	$(BIN)/jupyter lab --ServerApp.root_dir=labs
+
+run: setup                           ## execute every lab into build/executed/ (PROFILE=quick|standard|full)
+	$(BIN)/lablib run $(if $(PROFILE),--profile $(PROFILE))
+
+# make test: unit tests + every lab under nbval, quick profile, no network.
+test: export LABLIB_PROFILE = quick
+test: export LABLIB_OFFLINE = 1
+test: export MPLBACKEND = Agg
+test: export TF_CPP_MIN_LOG_LEVEL = 2
+test: setup
+	$(BIN)/python -m pytest tests labs --nbval-lax --nbval-cell-timeout=300 -p lablib.pytest_timings -q
+
+release: setup                       ## student notebooks -> release/, grading material -> build/autograder/
+	$(BIN)/lablib release
+
+data: setup                          ## rebuild data/ (fallback datasets + MANIFEST.sha256)
+	$(BIN)/lablib data
+
+clean:
+	rm -rf build release .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)

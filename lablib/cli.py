@@ -1,0 +1,106 @@
+"""The ``lablib`` command: ``lablib release | data | run | info`` (the Makefile calls these)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _release(args: argparse.Namespace) -> int:
+    from lablib.release import MarkerError, release_all
+
+    try:
+        written = release_all(Path(args.labs), Path(args.out), Path(args.autograder))
+    except (MarkerError, FileNotFoundError) as exc:
+        print(f"release stopped: {exc}", file=sys.stderr)
+        return 2
+    print(f"released {len(written)} notebook(s) to {args.out}/, grading material in {args.autograder}/")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from lablib import datafiles
+
+    if args.check:
+        problems = []
+        for name in datafiles.manifest(args.out):
+            try:
+                datafiles.verify(name, args.out)
+            except datafiles.DataFileError as exc:
+                problems.append(str(exc))
+        print("\n".join(problems) or f"data/ matches {datafiles.MANIFEST}")
+        return 1 if problems else 0
+    written = datafiles.build_all(Path(args.out) if args.out else None, args.only)
+    for path in written:
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from lablib.runner import run_labs
+
+    results = run_labs(Path(args.labs), Path(args.out), only=args.only, timeout=args.timeout, profile=args.profile)
+    failed = [lab for lab, _, error in results if error]
+    print(f"{len(results) - len(failed)} lab(s) ran, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from lablib import __version__, datasets, profiles
+    from lablib.setup import _quiet_tensorflow, describe_device
+
+    _quiet_tensorflow()
+    import keras
+
+    device = describe_device()
+    name, reason = profiles.profile_name(gpu=device.startswith("GPU"))
+    mode, why = datasets.data_mode()
+    print(f"lablib {__version__}\nprofile  {name} ({reason})\nkeras    {keras.__version__} ({keras.backend.backend()})"
+          f"\ndevice   {device}\ndata     {mode} ({why})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lablib", description="CNN course labs: release, data, run, grade.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("release", help="write student notebooks and grading material")
+    p.add_argument("--labs", default="labs")
+    p.add_argument("--out", default="release")
+    p.add_argument("--autograder", default="build/autograder")
+    p.set_defaults(func=_release)
+    p = sub.add_parser("data", help="rebuild the offline fallback files in data/ (or --check them)")
+    p.add_argument("--out", default=None, help="folder to write (default: data/ or $LABLIB_DATA)")
+    p.add_argument("--only", nargs="*", help="rebuild only these (digits28, scenes32, reviews)")
+    p.add_argument("--check", action="store_true", help="verify the files against the manifest")
+    p.set_defaults(func=_data)
+    p = sub.add_parser("run", help="execute labs top to bottom into build/executed/")
+    p.add_argument("only", nargs="*", help="labs to run (substring of the name); default all")
+    p.add_argument("--labs", default="labs")
+    p.add_argument("--out", default="build/executed")
+    p.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    p.add_argument("--profile", choices=("quick", "standard", "full"), default=None)
+    p.set_defaults(func=_run)
+    p = sub.add_parser("info", help="print profile, Keras backend, device and data mode")
+    p.set_defaults(func=_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lablib`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as exc:  # an instructor gets one clear line, not a traceback
+        from lablib.profiles import ProfileError
+
+        if isinstance(exc, (ProfileError, FileNotFoundError, RuntimeError)):
+            print(f"lablib {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

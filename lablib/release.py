@@ -1,0 +1,155 @@
+"""Release: instructor notebooks (with solutions) -> student notebooks + grading material.
+
+Markers, keyed by text because Colab keeps text, not cell metadata (nbgrader-compatible):
+
+* ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` in a code cell: the lines between are
+  replaced by ``raise NotImplementedError()`` at the marker's indentation.
+* A test cell's first line is ``# TEST name (N points)``; instructor-only checks sit
+  between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` and are removed.
+
+``release_notebook`` returns the student notebook and the hidden tests keyed by test name;
+``release_all`` writes ``release/NN_lab.ipynb`` and ``build/autograder/NN_lab.json``.
+Malformed markers raise :class:`MarkerError` naming the notebook, cell and line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["MarkerError", "TestSpec", "parse_test_header", "release_notebook", "release_all", "SOLUTION_STUB"]
+
+TEST_HEADER = re.compile(r"^# TEST (?P<name>[A-Za-z_][\w.-]*) \((?P<points>\d+) points?\)\s*$")
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
+SOLUTION_STUB = "raise NotImplementedError()"
+
+
+class MarkerError(ValueError):
+    """A malformed marker; the message names notebook, cell (0-based index) and line (1-based)."""
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One graded test: its name, points, cell index in the source, and hidden code."""
+
+    name: str
+    points: int
+    cell: int
+    hidden: str
+
+
+def parse_test_header(source: str) -> tuple[str, int] | None:
+    """``("conv_output_size", 2)`` for a cell starting ``# TEST conv_output_size (2 points)``."""
+    first = source.lstrip("\n").split("\n", 1)[0]
+    match = TEST_HEADER.match(first.strip())
+    return (match["name"], int(match["points"])) if match else None
+
+
+def _marker(line: str) -> str | None:
+    stripped = line.strip()
+    for marker in MARKERS:
+        if stripped.startswith(marker):
+            return marker
+    if stripped.startswith("###") and ("SOLUTION" in stripped or "HIDDEN" in stripped):
+        return "unknown"
+    return None
+
+
+def _split(source: str, where: str, is_test: bool) -> tuple[str, str]:
+    """Return (student source, hidden code) for one cell, or raise MarkerError."""
+    out, hidden, block, start = [], [], None, 0
+    for number, line in enumerate(source.split("\n"), start=1):
+        marker = _marker(line)
+        at = f"{where}, line {number}"
+        if marker == "unknown":
+            raise MarkerError(f"{at}: unrecognized marker {line.strip()!r}; use one of {', '.join(MARKERS)}")
+        if marker in (BEGIN_SOLUTION, BEGIN_HIDDEN):
+            if block:
+                raise MarkerError(f"{at}: {marker!r} inside the {block!r} block opened at line {start}: markers cannot nest")
+            if marker == BEGIN_HIDDEN and not is_test:
+                raise MarkerError(f"{at}: hidden tests outside a test cell (a test cell starts with '# TEST name (N points)')")
+            block, start = marker, number
+            if marker == BEGIN_SOLUTION:
+                indent = line[: len(line) - len(line.lstrip())]
+                out.append(f"{indent}# YOUR CODE HERE")
+                out.append(f"{indent}{SOLUTION_STUB}")
+            continue
+        if marker in (END_SOLUTION, END_HIDDEN):
+            expected = BEGIN_SOLUTION if marker == END_SOLUTION else BEGIN_HIDDEN
+            if block != expected:
+                raise MarkerError(f"{at}: {marker!r} without a matching {expected!r}")
+            block = None
+            continue
+        if block == BEGIN_HIDDEN:
+            hidden.append(line)
+        elif block is None:
+            out.append(line)
+    if block:
+        raise MarkerError(f"{where}, line {start}: {block!r} is never closed")
+    return "\n".join(out), "\n".join(hidden)
+
+
+def release_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> tuple[nbformat.NotebookNode, list[TestSpec]]:
+    """Make the student version of an instructor notebook.
+
+    Args:
+        nb: the instructor notebook (not modified).
+        name: how to name the notebook in error messages.
+
+    Returns:
+        ``(student notebook, tests)``: solutions stubbed, hidden tests removed, outputs
+        and execution counts cleared; one :class:`TestSpec` per ``# TEST`` cell.
+
+    Raises:
+        MarkerError: unbalanced, nested, unknown or misplaced markers, or a test name used twice.
+    """
+    student = nbformat.from_dict(json.loads(json.dumps(nb)))
+    tests: list[TestSpec] = []
+    for index, cell in enumerate(student.cells):
+        if cell.cell_type != "code":
+            continue
+        header = parse_test_header(cell.source)
+        where = f"{name}: cell {index}"
+        cell.source, hidden = _split(cell.source, where, header is not None)
+        cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+        if header:
+            if any(t.name == header[0] for t in tests):
+                raise MarkerError(f"{where}, line 1: test name {header[0]!r} is used twice")
+            tests.append(TestSpec(header[0], header[1], index, hidden))
+    return student, tests
+
+
+def release_all(labs: Path, out: Path, autograder: Path) -> list[Path]:
+    """Release every ``labs/*.ipynb`` into ``out`` and write grading material to ``autograder``.
+
+    Every notebook is checked before anything is written, so a bad marker leaves no half
+    release behind.
+
+    Returns:
+        The student notebooks written.
+    """
+    sources = sorted(Path(labs).glob("[0-9][0-9]_*.ipynb"))
+    if not sources:
+        raise FileNotFoundError(f"no lab notebooks (NN_name.ipynb) in {labs}")
+    released = []
+    for path in sources:
+        nb = nbformat.read(path, as_version=4)
+        released.append((path, nb, *release_notebook(nb, path.name)))
+    out, autograder = Path(out), Path(autograder)
+    out.mkdir(parents=True, exist_ok=True)
+    autograder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path, _source, student, tests in released:
+        nbformat.write(student, out / path.name)
+        material = {"lab": path.stem, "source": path.name, "tests": [asdict(t) for t in tests],
+                    "max_score": sum(t.points for t in tests)}
+        (autograder / f"{path.stem}.json").write_text(json.dumps(material, indent=1) + "\n")
+        written.append(out / path.name)
+    return written
