@@ -26,7 +26,6 @@ run: setup                           ## execute every lab into build/executed/ (
 # make test: unit tests + every lab under nbval, quick profile, no network.
 test: export LABLIB_PROFILE = quick
 test: export LABLIB_OFFLINE = 1
-test: export MPLBACKEND = Agg
 test: export TF_CPP_MIN_LOG_LEVEL = 2
 test: setup
 	$(BIN)/python -m pytest tests labs --nbval-lax --nbval-cell-timeout=300 -p lablib.pytest_timings -q

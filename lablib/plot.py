@@ -40,7 +40,7 @@ def _show(ax, image: np.ndarray, cmap: str | None = None, **kwargs) -> None:
 def image_grid(images: Sequence[np.ndarray] | np.ndarray, labels: Sequence[Any] | None = None, *,
                class_names: Sequence[str] | None = None, predictions: Sequence[Any] | None = None,
                titles: Sequence[str] | None = None, ncols: int = 8, cmap: str = "gray",
-               suptitle: str | None = None) -> Figure:
+               suptitle: str | None = None, size: float = 1.6) -> Figure:
     """Show images in a grid, titled by label (and prediction, red when wrong).
 
     Args:
@@ -51,9 +51,10 @@ def image_grid(images: Sequence[np.ndarray] | np.ndarray, labels: Sequence[Any] 
         ncols: images per row.
         cmap: colormap for single-channel images.
         suptitle: a title for the whole figure.
+        size: inches per image.
     """
     n = len(images)
-    fig, axes = _grid(n, ncols)
+    fig, axes = _grid(n, ncols, cell=size)
     name = (lambda v: class_names[int(np.ravel(v)[0])]) if class_names is not None else (lambda v: str(np.ravel(v)[0]) if np.ndim(v) else str(v))
     for i, ax in enumerate(axes):
         _show(ax, images[i], cmap)

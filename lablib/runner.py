@@ -31,7 +31,7 @@ def execute_notebook(path: Path, out: Path | None = None, *, timeout: int = 600,
         failing cell's exception name and message.
     """
     nb = nbformat.read(path, as_version=4)
-    env = dict(os.environ, MPLBACKEND="Agg", **({"LABLIB_PROFILE": profile} if profile else {}))
+    env = dict(os.environ, **({"LABLIB_PROFILE": profile} if profile else {}))
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start, error = time.perf_counter(), None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import sys
 import warnings
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from lablib import profiles
 
@@ -23,11 +25,32 @@ def _quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore", message=r".*input_shape.*input_dim.*")
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the duration (TensorFlow's C++ start-up
+    messages about CUDA and absl ignore TF_CPP_MIN_LOG_LEVEL). Python exceptions are
+    unaffected: they propagate as usual."""
+    fd = 2  # the process's stderr, also inside Jupyter (ipykernel forwards it)
+    try:
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+    saved = os.dup(fd)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
 def describe_device() -> str:
     """Name the device Keras will train on: ``"GPU (NVIDIA ...)"`` or ``"CPU (2 cores)"``."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
+    tf.config.list_logical_devices()  # initialize the runtime now (CUDA probing logs here)
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
         return f"GPU ({details.get('device_name', gpus[0].name)})" + (f" x{len(gpus)}" if len(gpus) > 1 else "")
@@ -68,14 +91,16 @@ def setup(
     if not isinstance(lab, str) or not LAB_NAME.match(lab):
         raise ValueError(f"setup() needs the lab's name like '01_convolution_filters', got {lab!r}")
     _quiet_tensorflow()
-    import keras
+    with _native_stderr_silenced():
+        import keras
 
+        device = describe_device()
     from lablib import __version__, datasets
 
-    device = describe_device()
     name, reason = profiles.profile_name(gpu=device.startswith("GPU"))
     values = profiles.select(name, {"quick": quick, "standard": standard, "full": full})
-    keras.utils.set_random_seed(seed)
+    with _native_stderr_silenced():
+        keras.utils.set_random_seed(seed)
     if verbose:
         mode, why = datasets.data_mode()
         print(
