@@ -53,9 +53,8 @@ def parse_test_header(source: str) -> tuple[str, int] | None:
 
 def _marker(line: str) -> str | None:
     stripped = line.strip()
-    for marker in MARKERS:
-        if stripped.startswith(marker):
-            return marker
+    if stripped in MARKERS:
+        return stripped
     if stripped.startswith("###") and ("SOLUTION" in stripped or "HIDDEN" in stripped):
         return "unknown"
     return None

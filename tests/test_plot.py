@@ -1,0 +1,67 @@
+"""lablib.plot: every function returns a Figure whose axes show what was asked."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lablib import plot  # noqa: E402
+
+rng = np.random.default_rng(0)
+
+
+def visible_axes(fig):
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def test_image_grid_titles_and_wrong_predictions_in_red():
+    images = rng.integers(0, 255, size=(5, 8, 8), dtype=np.uint8)
+    fig = plot.image_grid(images, [0, 1, 2, 0, 1], class_names=["a", "b", "c"], predictions=[0, 2, 2, 0, 1], ncols=3)
+    axes = visible_axes(fig)
+    assert isinstance(fig, Figure) and len(axes) == 5
+    assert axes[1].get_title() == "b\n(pred c)" and axes[1].title.get_color() == "red"
+    assert axes[0].title.get_color() == "green"
+
+
+def test_image_grid_accepts_rgb_float_and_single_channel():
+    fig = plot.image_grid(rng.normal(size=(3, 6, 6, 3)), titles=["x", "y", "z"])
+    assert [ax.get_title() for ax in visible_axes(fig)] == ["x", "y", "z"]
+    assert len(visible_axes(plot.image_grid(rng.random((2, 6, 6, 1))))) == 2
+
+
+def test_plot_history_panels_and_runs():
+    h = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}
+    fig = plot.plot_history(h, others={"with BN": {"loss": [0.9, 0.3], "accuracy": [0.6, 0.9]}})
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_title() == "loss" and acc_ax.get_title() == "accuracy"
+    assert len(loss_ax.lines) == 3  # run train, run val, with BN train
+    assert {t.get_text() for t in loss_ax.get_legend().get_texts()} == {"run train", "run val", "with BN train"}
+    with pytest.raises(ValueError, match="nothing to plot"):
+        plot.plot_history({"val_loss": [1.0]})
+
+
+def test_confusion_matrix_counts():
+    fig = plot.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], class_names=["a", "b", "c"])
+    ax = fig.axes[0]
+    assert "75.0%" in ax.get_title()
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("1") == 4 and texts.count("0") == 5
+
+
+def test_filters_feature_maps_mask_boxes():
+    assert len(visible_axes(plot.show_filters(rng.normal(size=(3, 3, 1, 6))))) == 6
+    assert len(visible_axes(plot.show_filters(rng.normal(size=(5, 5, 3, 4))))) == 4
+    assert len(visible_axes(plot.show_feature_maps(rng.random((1, 8, 8, 20)), max_maps=10))) == 10
+    with pytest.raises(ValueError, match="kernel"):
+        plot.show_filters(np.zeros((3, 3, 3)))
+    fig = plot.overlay_mask(rng.random((16, 16, 3)), rng.integers(0, 3, (16, 16)), class_names=["bg", "a", "b"])
+    assert [ax.get_title() for ax in fig.axes] == ["image", "mask", "overlay"]
+    with pytest.raises(ValueError, match="does not match"):
+        plot.overlay_mask(np.zeros((8, 8)), np.zeros((4, 4), int))
+    fig = plot.draw_boxes(np.zeros((32, 32)), [[2, 3, 10, 12], [15, 15, 30, 30]], [0, 1], scores=[0.9, 0.5],
+                          class_names=["circle", "square"])
+    ax = fig.axes[0]
+    assert len(ax.patches) == 2 and ax.patches[0].get_width() == 8
+    assert [t.get_text() for t in ax.texts] == ["circle 0.90", "square 0.50"]
