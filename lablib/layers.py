@@ -33,8 +33,9 @@ from typing import Any, Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from lablib.shapes import same_padding
+
 __all__ = [
-    "same_padding",
     "conv2d_forward",
     "conv2d_backward",
     "conv2d_forward_fast",
@@ -56,22 +57,6 @@ Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
 
 
 # --------------------------------------------------------------------------- padding
-
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow's ``padding="same"`` along one axis: ``(before, after)``.
-
-    The output has ``ceil(size / stride)`` positions; the total padding is whatever the
-    last window needs, and when it is odd TensorFlow puts the extra row/column at the
-    end (bottom/right).
-
-    Example:
-        >>> same_padding(5, 3, 1), same_padding(6, 3, 2), same_padding(7, 4, 3)
-        ((1, 1), (0, 1), (1, 2))
-    """
-    out = -(-size // stride)  # ceil
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
 
 def _pads(x_shape: tuple[int, ...], kh: int, kw: int, stride: int, padding: str) -> Pads:
     if padding == "valid":
@@ -120,8 +105,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
         w: kernel, ``(kh, kw, C_in, C_out)`` (Keras's ``Conv2D`` layout).
         b: bias, ``(C_out,)``.
         stride: the same stride along height and width.
-        padding: ``"valid"`` (no padding) or ``"same"`` (TensorFlow's rule, see
-            :func:`same_padding`).
+        padding: ``"valid"`` (no padding) or ``"same"`` (TensorFlow's rule: output
+            ``ceil(H / stride)``, an odd total padding puts the extra row/column at the
+            bottom/right; see :func:`lablib.shapes.same_padding`).
 
     Returns:
         ``(out, cache)``: ``out`` is ``(N, H_out, W_out, C_out)`` with
@@ -170,8 +156,12 @@ def conv2d_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndar
 # --------------------------------------------------------------------------- convolution, vectorized
 
 def _windows(xp: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
-    """A read-only strided view ``(N, H_out, W_out, C, kh, kw)`` of every kernel window."""
-    return sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+    """A read-only strided view ``(N, H_out, W_out, kh, kw, C)`` of every kernel window.
+
+    Channels stay last, so that copying the view into the im2col matrix moves
+    contiguous runs of ``C`` values.
+    """
+    return sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride].transpose(0, 1, 2, 4, 5, 3)
 
 
 def conv2d_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
@@ -179,16 +169,16 @@ def conv2d_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int
     """Same result as :func:`conv2d_forward`, vectorized with im2col.
 
     The windows come from ``sliding_window_view`` (no copy); ``np.tensordot`` then lays
-    them out as a ``(N*H_out*W_out, C_in*kh*kw)`` matrix (the im2col matrix) and
-    multiplies it by the kernel in one BLAS call.
+    them out as a ``(N*H_out*W_out, kh*kw*C_in)`` matrix (the im2col matrix) and
+    multiplies it by the kernel, reshaped to ``(kh*kw*C_in, C_out)``, in one BLAS call.
 
     Args, Returns: as :func:`conv2d_forward`; the cache is for :func:`conv2d_backward_fast`.
     """
     x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
     _check_conv_args(x, w, b, stride)
-    xp, pads, h_out, w_out = _pad_input(x, w, stride, padding)
-    windows = _windows(xp, w.shape[0], w.shape[1], stride)[:, :h_out, :w_out]  # (N, H_out, W_out, C_in, kh, kw)
-    out = np.tensordot(windows, w.transpose(2, 0, 1, 3), axes=3) + b  # (N, H_out, W_out, C_out)
+    xp, pads, _, _ = _pad_input(x, w, stride, padding)
+    windows = _windows(xp, w.shape[0], w.shape[1], stride)  # (N, H_out, W_out, kh, kw, C_in)
+    out = np.tensordot(windows, w, axes=3) + b  # (N, H_out, W_out, C_out)
     return out, (xp, w, pads, stride)
 
 
@@ -207,12 +197,12 @@ def conv2d_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np
     xp, w, pads, stride = cache
     n, h_out, w_out, c_out = dout.shape
     kh, kw = w.shape[:2]
-    windows = _windows(xp, kh, kw, stride)[:, :h_out, :w_out]  # (N, H_out, W_out, C_in, kh, kw)
-    dw = np.tensordot(windows, dout, axes=([0, 1, 2], [0, 1, 2])).transpose(1, 2, 0, 3)  # (kh, kw, C_in, C_out)
+    windows = _windows(xp, kh, kw, stride)  # (N, H_out, W_out, kh, kw, C_in)
+    dw = np.tensordot(windows, dout, axes=([0, 1, 2], [0, 1, 2]))  # (kh, kw, C_in, C_out)
     dilated = np.zeros((n, (h_out - 1) * stride + 1, (w_out - 1) * stride + 1, c_out), dout.dtype)
     dilated[:, ::stride, ::stride, :] = dout
     full = np.pad(dilated, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1), (0, 0)))
-    w_rot = w[::-1, ::-1].transpose(3, 0, 1, 2)  # rot180, (C_out, kh, kw, C_in)
+    w_rot = w[::-1, ::-1].transpose(0, 1, 3, 2)  # rot180, channels swapped: (kh, kw, C_out, C_in)
     core = np.tensordot(_windows(full, kh, kw, 1), w_rot, axes=3)  # (N, (H_out-1)*s+kh, ..., C_in)
     dxp = np.zeros(xp.shape, core.dtype)  # rows/cols no window reached keep a zero gradient
     dxp[:, :core.shape[1], :core.shape[2], :] = core
