@@ -178,7 +178,7 @@ def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
     def real():
         with np.load(fetch("mnist"), allow_pickle=False) as f:
             data = (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
-        return data, "real MNIST, 60,000 train / 10,000 test"
+        return data, f"real MNIST, {len(data[0][0]):,} train / {len(data[1][0]):,} test"
 
     def fallback():
         return load_digits28(), ("fallback: scikit-learn's 1,797 real handwritten digits (8x8, "
@@ -226,7 +226,8 @@ def load_cifar10() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.
     """
 
     def real():
-        return _read_cifar_archive(fetch("cifar10")), "real CIFAR-10, 50,000 train / 10,000 test"
+        data = _read_cifar_archive(fetch("cifar10"))
+        return data, f"real CIFAR-10, {len(data[0][0]):,} train / {len(data[1][0]):,} test"
 
     def fallback():
         f = datafiles.load("scenes32")
@@ -295,7 +296,8 @@ def load_imdb(*, num_words: int | None = None, skip_top: int = 0, seed: int = 11
     def real():
         with np.load(fetch("imdb"), allow_pickle=True) as f:  # checksummed file from Keras's bucket
             raw = (list(f["x_train"]), f["y_train"]), (list(f["x_test"]), f["y_test"])
-        return imdb_encode(*raw, **options), "real IMDB, 25,000 train / 25,000 test reviews"
+        return imdb_encode(*raw, **options), (
+            f"real IMDB, {len(raw[0][0]):,} train / {len(raw[1][0]):,} test reviews")
 
     def fallback():
         raw = datafiles.load_reviews()

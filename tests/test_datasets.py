@@ -1,0 +1,176 @@
+"""lablib.datasets: the Keras contract, real loading from a local/fake file, checksums,
+offline fallbacks, and clear errors. No test touches the network."""
+
+import gzip
+import io
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from lablib import datasets
+from lablib.datasets import DatasetError, Remote
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    """An empty Keras cache, online mode (downloads only ever go to file:// or a closed port)."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("LABLIB_OFFLINE", raising=False)
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    return tmp_path / "keras" / "datasets"
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setenv("LABLIB_OFFLINE", "1")
+
+
+def fake_mnist(path, n=5):
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), y_train=np.arange(n, dtype=np.uint8),
+             x_test=rng.integers(0, 256, (2, 28, 28), dtype=np.uint8), y_test=np.arange(2, dtype=np.uint8))
+    return path
+
+
+def use_remote(monkeypatch, key, path, origin=None):
+    monkeypatch.setitem(datasets.REMOTES, key, Remote(path.name if origin else datasets.REMOTES[key].fname,
+                                                      origin or "http://127.0.0.1:9/none", datasets.file_digest(path)))
+
+
+# --- the keras.datasets contract, offline --------------------------------------------------------
+
+def test_mnist_fallback_matches_keras_contract(offline, capsys):
+    (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
+    assert x_train.shape == (1347, 28, 28) and x_test.shape == (450, 28, 28)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8 and y_train.shape == (1347,)
+    assert x_train.max() == 255 and x_train.min() == 0 and set(np.unique(y_test)) == set(range(10))
+    out = capsys.readouterr().out
+    assert "fallback" in out and "not MNIST" in out and "LABLIB_OFFLINE" in out
+    assert datasets.last_source["mnist"].startswith("fallback")
+
+
+def test_cifar10_fallback_matches_keras_contract(offline):
+    (x_train, y_train), (x_test, y_test) = datasets.load_cifar10()
+    assert x_train.shape[1:] == (32, 32, 3) and x_train.dtype == np.uint8
+    assert y_train.shape == (len(x_train), 1) and y_train.dtype == np.uint8
+    assert y_test.shape == (len(x_test), 1) and set(np.unique(y_train)) == set(range(10))
+    names = datasets.class_names("cifar10")
+    assert len(names) == 10 and names != datasets.CIFAR10_CLASSES
+
+
+def test_imdb_fallback_uses_keras_index_conventions(offline):
+    (x_train, y_train), (x_test, y_test) = datasets.load_imdb(num_words=10000)
+    assert x_train.dtype == object and x_train.ndim == 1 and isinstance(x_train[0], list)
+    assert all(seq[0] == 1 for seq in x_train[:50])  # start_char
+    assert max(max(seq) for seq in x_train) == 9999  # num_words cut
+    assert any(2 in seq for seq in x_train[:200])  # out-of-vocabulary words became 2
+    assert min(min(seq[1:]) for seq in x_train[:200]) >= 2  # no padding (0) or start inside
+    assert y_train.dtype == np.int64 and set(np.unique(y_train)) == {0, 1}
+    word_index = datasets.imdb_word_index()
+    assert min(word_index.values()) == 1
+    reverse = {rank + 3: word for word, rank in word_index.items()}
+    assert all(w in reverse for w in x_train[0][1:] if w != 2)
+
+
+# --- real loading path, with local files ----------------------------------------------------------
+
+def test_real_file_in_cache_is_verified_and_used(keras_home, monkeypatch, capsys):
+    path = fake_mnist(keras_home / "mnist.npz")
+    use_remote(monkeypatch, "mnist", path)
+    (x_train, y_train), _ = datasets.load_mnist()
+    assert x_train.shape == (5, 28, 28) and list(y_train) == [0, 1, 2, 3, 4]
+    assert "real MNIST" in capsys.readouterr().out
+
+
+def test_download_with_checksum_from_a_local_url(keras_home, tmp_path, monkeypatch):
+    source = fake_mnist(tmp_path / "served.npz")
+    monkeypatch.setitem(datasets.REMOTES, "mnist",
+                        Remote("mnist.npz", source.as_uri(), datasets.file_digest(source)))
+    (x_train, _), _ = datasets.load_mnist()
+    assert x_train.shape == (5, 28, 28)
+    assert (keras_home / "mnist.npz").exists()
+
+
+def test_corrupted_cache_file_is_reported_not_used(keras_home, monkeypatch):
+    path = fake_mnist(keras_home / "mnist.npz")
+    use_remote(monkeypatch, "mnist", path)
+    path.write_bytes(path.read_bytes()[:-10] + b"corrupted!")
+    with pytest.raises(DatasetError) as err:
+        datasets.load_mnist()
+    message = str(err.value)
+    assert "corrupted" in message and str(path) in message and "Delete it" in message and "LABLIB_OFFLINE=1" in message
+
+
+def test_failed_download_falls_back_and_says_why(keras_home, monkeypatch, capsys):
+    monkeypatch.setitem(datasets.REMOTES, "mnist", Remote("mnist.npz", "http://127.0.0.1:9/mnist.npz", "0" * 64))
+    (x_train, _), _ = datasets.load_mnist()
+    assert x_train.shape == (1347, 28, 28)
+    out = capsys.readouterr().out
+    assert "fallback" in out and "download of http://127.0.0.1:9/mnist.npz failed" in out
+    assert not (keras_home / "mnist.npz").exists()
+
+
+def test_download_with_wrong_checksum_is_not_used(keras_home, tmp_path, monkeypatch, capsys):
+    source = fake_mnist(tmp_path / "served.npz")
+    monkeypatch.setitem(datasets.REMOTES, "mnist", Remote("mnist.npz", source.as_uri(), "f" * 64))
+    (x_train, _), _ = datasets.load_mnist()
+    assert x_train.shape == (1347, 28, 28)  # the fallback, not the bad download
+    assert "fallback" in capsys.readouterr().out
+
+
+def test_cifar_archive_parsed_into_keras_layout(keras_home, monkeypatch):
+    rng = np.random.default_rng(1)
+    batches = {}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            data = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
+            batches[name] = data
+            blob = pickle.dumps({b"data": data, b"labels": [1, 2, 3, 4]})
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    path = keras_home / "cifar-10-python.tar.gz"
+    path.write_bytes(buf.getvalue())
+    use_remote(monkeypatch, "cifar10", path)
+    (x_train, y_train), (x_test, y_test) = datasets.load_cifar10()
+    assert x_train.shape == (20, 32, 32, 3) and y_train.shape == (20, 1) and y_test.dtype == np.uint8
+    # channel c of pixel (i, j) is data[c * 1024 + i * 32 + j], as in the CIFAR docs
+    assert x_test[0, 2, 5, 1] == batches["test_batch"][0, 1024 + 2 * 32 + 5]
+    assert datasets.class_names("cifar10") == datasets.CIFAR10_CLASSES
+
+
+def test_imdb_encoding_equals_keras_on_the_same_raw_file(keras_home, monkeypatch):
+    import keras.src.datasets.imdb as keras_imdb
+
+    rng = np.random.default_rng(2)
+    raw = {k: np.array([[int(v) for v in rng.integers(1, 60, size=rng.integers(3, 12))] for _ in range(n)] + [None],
+                       dtype=object)[:-1] for k, n in (("x_train", 30), ("x_test", 20))}
+    path = keras_home / "imdb.npz"
+    np.savez(path, x_train=raw["x_train"], y_train=rng.integers(0, 2, 30), x_test=raw["x_test"],
+             y_test=rng.integers(0, 2, 20))
+    use_remote(monkeypatch, "imdb", path)
+    monkeypatch.setattr(keras_imdb, "get_file", lambda *a, **k: str(path))
+    for options in ({}, {"num_words": 20}, {"num_words": 30, "skip_top": 5, "seed": 7}):
+        (ours_x, ours_y), (ours_xt, _) = datasets.load_imdb(**options)
+        (ref_x, ref_y), (ref_xt, _) = keras_imdb.load_data(**options)
+        assert [list(s) for s in ours_x] == [list(s) for s in ref_x]
+        assert [list(s) for s in ours_xt] == [list(s) for s in ref_xt]
+        assert np.array_equal(ours_y, ref_y)
+
+
+def test_generated_scene_loaders_are_deterministic():
+    a = datasets.load_shapes_segmentation(4, size=32, seed=3)
+    b = datasets.load_shapes_segmentation(4, size=32, seed=3)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    images, boxes, labels = datasets.load_shapes_detection(3, size=48, seed=1)
+    assert images.shape == (3, 48, 48, 3) and len(boxes) == len(labels) == 3
+
+
+def test_data_mode(monkeypatch):
+    monkeypatch.setenv("LABLIB_OFFLINE", "1")
+    assert datasets.data_mode()[0] == "offline"
+    monkeypatch.setenv("LABLIB_OFFLINE", "0")
+    assert datasets.data_mode()[0] == "online"
