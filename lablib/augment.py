@@ -1,0 +1,172 @@
+"""Data augmentation for the labs: albumentations pipelines and a Keras feeder.
+
+Lab 10 builds its pipelines with albumentations (https://albumentations.ai) and feeds
+Keras through a :class:`keras.utils.PyDataset`. This module holds the small pieces that
+lab reuses, so that the notebook shows the ideas and not the plumbing:
+
+- :func:`train_pipeline`: random crop, flip, small rotation, colour jitter, blur, then
+  normalization; a different image every call.
+- :func:`val_pipeline`: resize and normalize only, the same image every call.
+- :func:`apply_batch`: run a pipeline on each image of a batch (with masks or boxes).
+- :class:`AugmentedDataset`: a ``PyDataset`` that augments every batch on the fly and
+  reshuffles after every epoch, so each epoch sees new variants of the same images.
+
+The transforms themselves are albumentations' own; nothing here reimplements one.
+
+Example:
+    >>> import numpy as np
+    >>> images = np.zeros((4, 32, 32, 3), dtype=np.uint8)
+    >>> val_pipeline(32)(image=images[0])["image"].shape
+    (32, 32, 3)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import albumentations as A
+import cv2
+import keras
+import numpy as np
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "train_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"]
+
+#: Per-channel mean and standard deviation of ImageNet, RGB in [0, 1] (the usual convention).
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+def _bbox_params(bbox_format: str | None) -> A.BboxParams | None:
+    """Box handling for a Compose: boxes travel with the image, labels in ``labels``."""
+    if bbox_format is None:
+        return None
+    return A.BboxParams(format=bbox_format, label_fields=["labels"], min_visibility=0.3)
+
+
+def train_pipeline(size: int, *, scale: tuple[float, float] = (0.6, 1.0), hflip: float = 0.5,
+                   rotate_limit: float = 15, color: float = 0.5, blur: float = 0.1,
+                   mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                   bbox_format: str | None = None, seed: int | None = None) -> A.Compose:
+    """A training pipeline: random geometry and colour, then normalization.
+
+    Steps, in order: ``RandomResizedCrop(size, scale)`` (always), ``HorizontalFlip(p=hflip)``,
+    ``Rotate(rotate_limit, reflected border, p=0.5)``, ``OneOf([ColorJitter(brightness, hue),
+    HueSaturationValue], p=color)``, ``GaussianBlur(p=blur)``, ``Normalize(mean, std)``.
+
+    Args:
+        size: output side in pixels; images come out ``(size, size, C)``.
+        scale: fraction of the image area that the random crop keeps.
+        hflip, color, blur: probabilities of the flip, the colour change and the blur.
+        rotate_limit: largest rotation in degrees, either way.
+        mean, std: per-channel statistics of ``Normalize`` (pixels are first divided by 255).
+        bbox_format: ``"pascal_voc"`` (``[x_min, y_min, x_max, y_max]`` pixels) etc. to
+            transform boxes too (pass them as ``bboxes=`` with ``labels=``); None: no boxes.
+        seed: seed of the pipeline's random generators; the same seed gives the same
+            sequence of outputs, None draws a fresh seed.
+
+    Returns:
+        An ``albumentations.Compose``; call it as ``pipeline(image=uint8 (H, W, C))["image"]``
+        to get a float32 ``(size, size, C)`` array.
+    """
+    transforms = [
+        A.RandomResizedCrop(size=(size, size), scale=scale, p=1.0),
+        A.HorizontalFlip(p=hflip),
+        A.Rotate(limit=rotate_limit, border_mode=cv2.BORDER_REFLECT_101, p=0.5),
+        A.OneOf([A.ColorJitter(brightness=0.3, contrast=0.0, saturation=0.0, hue=0.1, p=1.0),
+                 A.HueSaturationValue(p=1.0)], p=color),
+        A.GaussianBlur(blur_limit=(3, 3), p=blur),
+        A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
+    ]
+    return A.Compose(transforms, bbox_params=_bbox_params(bbox_format), seed=seed)
+
+
+def val_pipeline(size: int, *, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 bbox_format: str | None = None) -> A.Compose:
+    """A validation pipeline: ``Resize(size, size)`` then ``Normalize(mean, std)``, nothing random.
+
+    Args:
+        size: output side in pixels.
+        mean, std: per-channel statistics (pixels are first divided by 255).
+        bbox_format: as in :func:`train_pipeline`.
+
+    Returns:
+        An ``albumentations.Compose`` mapping uint8 ``(H, W, C)`` to float32
+        ``(size, size, C)``, ``(x / 255 - mean) / std`` when ``H == W == size``.
+    """
+    transforms = [A.Resize(size, size), A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0)]
+    return A.Compose(transforms, bbox_params=_bbox_params(bbox_format))
+
+
+def apply_batch(pipeline: A.BasicTransform | A.Compose, images: np.ndarray, **targets: Any) -> dict[str, np.ndarray]:
+    """Run ``pipeline`` once per image and stack the results.
+
+    Args:
+        pipeline: any albumentations transform or composition.
+        images: ``(n, H, W, C)`` (uint8, as albumentations expects).
+        **targets: per-image targets with the same first dimension, e.g. ``mask=(n, H, W)``.
+            Targets whose outputs differ in shape (``bboxes``) come back as lists.
+
+    Returns:
+        ``{"image": (n, h, w, C), <target>: stacked array or list}``.
+    """
+    outputs: dict[str, list[Any]] = {}
+    for i in range(len(images)):
+        result = pipeline(image=images[i], **{k: v[i] for k, v in targets.items()})
+        for key in ("image", *targets):
+            outputs.setdefault(key, []).append(result[key])
+    stacked: dict[str, Any] = {}
+    for key, values in outputs.items():
+        shapes = {np.shape(v) for v in values}
+        stacked[key] = np.stack(values) if len(shapes) == 1 else values
+    return stacked
+
+
+class AugmentedDataset(keras.utils.PyDataset):
+    """Batches of ``(pipeline(x[i]), y[i])``, augmented afresh every time, for ``model.fit``.
+
+    Each epoch visits every image once in a new random order (when ``shuffle``); each
+    image goes through ``pipeline`` when its batch is requested, so with a random
+    pipeline no two epochs see the same pixels.
+
+    Args:
+        x: images, uint8 ``(n, H, W, C)``.
+        y: targets ``(n, ...)`` (class ids or one-hot rows).
+        pipeline: an albumentations transform that maps one image to an array.
+        batch_size: images per batch; the last batch may be smaller.
+        shuffle: reshuffle the order after every epoch (and before the first one).
+        seed: seed of the shuffling order.
+        **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` for PyDataset.
+
+    Example:
+        >>> data = AugmentedDataset(np.zeros((10, 32, 32, 3), np.uint8), np.arange(10),
+        ...                         val_pipeline(32), batch_size=4)
+        >>> len(data), data[0][0].shape, data[2][0].shape
+        (3, (4, 32, 32, 3), (2, 32, 32, 3))
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, pipeline: A.BasicTransform | A.Compose, *,
+                 batch_size: int = 32, shuffle: bool = True, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if len(x) != len(y):
+            raise ValueError(f"x and y must have the same length, got {len(x)} images and {len(y)} targets")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.x, self.y, self.pipeline = x, y, pipeline
+        self.batch_size, self.shuffle = int(batch_size), shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range: this dataset has {len(self)} batches")
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        images = np.stack([self.pipeline(image=self.x[i])["image"] for i in rows])
+        return images, self.y[rows]
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.x))

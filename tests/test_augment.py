@@ -1,0 +1,147 @@
+"""Tests for lablib.augment, against NumPy and OpenCV references.
+
+Tolerances: normalization is compared with NumPy at atol 1e-5 (float32 arithmetic);
+resizing with ``cv2.resize`` exactly (the same OpenCV call underneath); flips exactly.
+Seeds are fixed everywhere.
+"""
+
+from __future__ import annotations
+
+import albumentations as A
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from lablib import augment
+from lablib.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentedDataset, apply_batch, train_pipeline, val_pipeline
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, size=(6, 40, 40, 3), dtype=np.uint8)
+
+
+def _normalized(x: np.ndarray) -> np.ndarray:
+    return (x.astype(np.float64) / 255.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+
+
+def test_imagenet_constants_reproduce_the_slide_pixel():
+    # Slide (seed 003): RGB (0.98, 0.84, 0.15) -> standardized (2.16, 1.71, -1.14), 2 decimals.
+    pixel = (np.array([0.98, 0.84, 0.15]) - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    np.testing.assert_allclose(pixel, [2.16, 1.71, -1.14], atol=0.005)
+
+
+def test_val_pipeline_is_normalization_at_same_size(images):
+    out = val_pipeline(40)(image=images[0])["image"]
+    assert out.dtype == np.float32 and out.shape == (40, 40, 3)
+    np.testing.assert_allclose(out, _normalized(images[0]), atol=1e-5)
+
+
+def test_val_pipeline_resizes_like_opencv(images):
+    out = val_pipeline(24, mean=(0, 0, 0), std=(1, 1, 1))(image=images[1])["image"]
+    expected = cv2.resize(images[1], (24, 24), interpolation=cv2.INTER_LINEAR).astype(np.float64) / 255.0
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+def test_val_pipeline_is_deterministic(images):
+    pipeline = val_pipeline(32)
+    np.testing.assert_array_equal(pipeline(image=images[2])["image"], pipeline(image=images[2])["image"])
+
+
+def test_train_pipeline_shape_range_and_seed(images):
+    lowest = (0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    highest = (1 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    a, b = train_pipeline(32, seed=7), train_pipeline(32, seed=7)
+    outs_a = [a(image=images[i % 6])["image"] for i in range(12)]
+    outs_b = [b(image=images[i % 6])["image"] for i in range(12)]
+    for out in outs_a:
+        assert out.shape == (32, 32, 3) and out.dtype == np.float32
+        assert np.all(out >= lowest - 1e-5) and np.all(out <= highest + 1e-5)
+    for x, y in zip(outs_a, outs_b):  # same seed, same sequence
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(outs_a[0], outs_a[6])  # same image, second call: a new variant
+    other = train_pipeline(32, seed=8)(image=images[0])["image"]
+    assert not np.array_equal(other, outs_a[0])
+
+
+def test_train_pipeline_moves_boxes_with_the_image():
+    image = np.zeros((64, 64, 3), dtype=np.uint8)
+    image[10:30, 20:44] = 255
+    pipeline = train_pipeline(64, scale=(0.9, 1.0), bbox_format="pascal_voc", seed=0)
+    for _ in range(20):
+        out = pipeline(image=image, bboxes=np.array([[20, 10, 44, 30]], np.float32), labels=[1])
+        assert len(out["bboxes"]) == len(out["labels"]) <= 1
+        for x0, y0, x1, y1 in out["bboxes"]:
+            assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 64
+
+
+def test_apply_batch_flips_images_and_masks_together(images):
+    masks = (images[..., 0] > 128).astype(np.uint8)
+    out = apply_batch(A.HorizontalFlip(p=1.0), images, mask=masks)
+    np.testing.assert_array_equal(out["image"], images[:, :, ::-1])
+    np.testing.assert_array_equal(out["mask"], masks[:, :, ::-1])
+
+
+def test_apply_batch_keeps_ragged_boxes_as_lists():
+    images = np.zeros((2, 20, 20, 3), dtype=np.uint8)
+    boxes = [np.array([[1, 2, 5, 6]], np.float32), np.array([[0, 0, 4, 4], [10, 10, 20, 20]], np.float32)]
+    labels = [np.array([0]), np.array([1, 2])]
+    flip = A.Compose([A.HorizontalFlip(p=1.0)], bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]))
+    out = apply_batch(flip, images, bboxes=boxes, labels=labels)
+    assert isinstance(out["bboxes"], list)
+    np.testing.assert_allclose(out["bboxes"][0], [[15, 2, 19, 6]])  # x -> W - x, max exclusive
+    np.testing.assert_allclose(out["bboxes"][1], [[16, 0, 20, 4], [0, 10, 10, 20]])
+
+
+def _indexed(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose pixels all equal their index, and labels equal to the index."""
+    x = np.broadcast_to(np.arange(n, dtype=np.uint8)[:, None, None, None], (n, 8, 8, 3)).copy()
+    return x, np.arange(n)
+
+
+def test_dataset_batches_cover_every_image_once_with_aligned_labels():
+    x, y = _indexed(10)
+    data = AugmentedDataset(x, y, A.Compose([]), batch_size=4, seed=1)
+    assert len(data) == 3
+    seen = []
+    for i in range(len(data)):
+        xb, yb = data[i]
+        np.testing.assert_array_equal(xb[:, 0, 0, 0], yb)  # each image travels with its label
+        seen += yb.tolist()
+    assert [len(data[i][1]) for i in range(3)] == [4, 4, 2]
+    assert sorted(seen) == list(range(10))
+    with pytest.raises(IndexError):
+        data[3]
+
+
+def test_dataset_reshuffles_each_epoch_and_repeats_with_seed():
+    x, y = _indexed(50)
+    a, b = AugmentedDataset(x, y, A.Compose([]), seed=3), AugmentedDataset(x, y, A.Compose([]), seed=3)
+    first = a.order.copy()
+    np.testing.assert_array_equal(first, b.order)
+    a.on_epoch_end()
+    assert not np.array_equal(first, a.order) and sorted(a.order) == list(range(50))
+    fixed = AugmentedDataset(x, y, A.Compose([]), shuffle=False)
+    fixed.on_epoch_end()
+    np.testing.assert_array_equal(fixed.order, np.arange(50))
+
+
+def test_dataset_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="same length"):
+        AugmentedDataset(np.zeros((3, 8, 8, 3), np.uint8), np.zeros(2), A.Compose([]))
+
+
+def test_dataset_feeds_model_fit():
+    x = np.random.default_rng(1).integers(0, 256, size=(40, 16, 16, 3), dtype=np.uint8)
+    y = np.arange(40) % 2
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = model.fit(AugmentedDataset(x, y, train_pipeline(16, seed=0), batch_size=16), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+
+
+def test_module_exports():
+    assert set(augment.__all__) >= {"train_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"}
