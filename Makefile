@@ -33,6 +33,10 @@ test: setup
 release: setup                       ## student notebooks -> release/, grading material -> build/autograder/
 	$(BIN)/lablib release
 
+grade: export LABLIB_OFFLINE = 1
+grade: setup                         ## grade SUBMISSIONS=dir into build/grades/ (gradebook.csv, feedback)
+	$(BIN)/lablib grade $(SUBMISSIONS) --out build/grades
+
 data: setup                          ## rebuild data/ (fallback datasets + MANIFEST.sha256)
 	$(BIN)/lablib data
 

@@ -1,4 +1,4 @@
-"""The ``lablib`` command: ``lablib release | data | run | info`` (the Makefile calls these)."""
+"""The ``lablib`` command: ``lablib release | data | run | info | grade`` (the Makefile calls these)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,21 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from lablib.grading import GradeOptions, grade
+    from lablib.release import MarkerError
+
+    options = GradeOptions(workers=args.workers, timeout=args.timeout, cell_timeout=args.cell_timeout,
+                           memory_gib=args.memory, progress=not args.quiet)
+    try:
+        report = grade(Path(args.submissions), Path(args.out), labs=Path(args.labs), expect=args.expect, options=options)
+    except (MarkerError, ValueError) as exc:
+        print(f"grade stopped: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lablib", description="CNN course labs: release, data, run, grade.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_run)
     p = sub.add_parser("info", help="print profile, Keras backend, device and data mode")
     p.set_defaults(func=_info)
+    p = sub.add_parser("grade", help="grade submitted notebooks into a gradebook with feedback")
+    p.add_argument("submissions", help="folder with one subfolder of notebooks per student")
+    p.add_argument("--out", default="build/grades")
+    p.add_argument("--labs", default="labs")
+    p.add_argument("--expect", nargs="*", help="labs every student should submit (default: all in --labs)")
+    p.add_argument("--workers", type=int, default=2, help="notebooks graded at once")
+    p.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
+    p.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell")
+    p.add_argument("--memory", type=float, default=6, help="GiB of address space per kernel")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_grade)
     return parser
 
 

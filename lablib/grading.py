@@ -1,0 +1,395 @@
+"""Autograder: a class's submitted notebooks -> gradebook, Gradescope results, feedback.
+
+``lablib grade SUBMISSIONS --out DIR`` (or ``make grade SUBMISSIONS=dir``) grades every
+student's notebook of every lab in ``labs/`` (or ``--expect``):
+
+1. find each student's notebooks and tell which lab each one is by its content
+   (:mod:`lablib.grading_submissions`);
+2. rebuild the notebook from the instructor's version with only the student's exercise
+   cells, hidden tests put back (:mod:`lablib.grading_plan`);
+3. run it in its own sandboxed kernel, quick profile, offline, with time and memory
+   limits (:mod:`lablib.grading_exec`, :mod:`lablib.grading_kernel`), in parallel
+   worker processes;
+4. score each ``# TEST name (N points)`` cell on its own and write ``results.json``,
+   ``feedback.html`` and ``executed.ipynb`` per submission, ``gradebook.csv`` (one row
+   per student and expected lab) and ``scores.png`` (:mod:`lablib.grading_report`).
+
+Statuses (the ``status`` column):
+
+* ``graded``: ran within its limits; the score is the sum of the passed tests.
+* ``timeout``: a cell or the notebook hit its time limit; finished tests still count.
+* ``crashed``: the kernel died (exit(), os._exit, a segfault); finished tests count.
+* ``memory``: a cell hit the memory limit (MemoryError); the other tests count.
+* ``invalid``: not a readable notebook (malformed JSON, empty, not a notebook): 0.
+* ``wrong_lab``: the file named for this lab is another lab's notebook: 0.
+* ``missing``: no notebook for this lab: 0.
+* ``error``: the grader failed on this submission (never the student's fault): re-run.
+
+The grader never stops on a bad submission: every (student, lab) gets a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import statistics
+import tempfile
+import time
+import traceback
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+from lablib.grading_exec import ExecOptions, Sandbox, readable_paths, run_sync
+from lablib.grading_plan import LabPlan, load_plan, match_exercises, rebuild
+from lablib.grading_report import STATUSES, notebook_status, plot_scores, score_tests, write_executed, write_feedback, write_results
+from lablib.grading_submissions import Candidate, find_candidates, read_notebook
+
+__all__ = ["GradeOptions", "GradeReport", "grade", "grade_one", "flag_code", "STATUSES", "COLUMNS"]
+
+COLUMNS = ["student", "lab", "score", "max_score", "status", "reason", "tests_passed", "tests_total", "flags", "file",
+           "seconds"]
+_FLAGS = [  # (pattern in a student's exercise code, what the instructor may want to look at)
+    (r"\bget_ipython\b|\bIPython\b|input_transformers|set_custom_exc", "IPython internals"),
+    (r"\bbuiltins\b|__builtins__|sys\.modules|importlib", "builtins/imports"),
+    (r"\bchecks\s*\.\s*\w+\s*=|\bdef\s+check_\w+|\bcheck_\w+\s*=|lablib\.checks\s*=", "redefines checks"),
+    (r"_getframe|\binspect\b|f_back|f_locals|settrace|linecache|\bgc\.", "introspection"),
+    (r"\bctypes\b|\bsubprocess\b|os\.system|os\.popen|os\.fork|os\.kill|os\._exit|sys\.exit|\bexit\(|\bquit\(", "process control"),
+    (r"\bopen\(|\.read_text\(|\.read_bytes\(|os\.listdir|os\.walk|scandir|\bglob\b|tf\.io|gfile", "file access"),
+    (r"def\s+__eq__|def\s+__ne__|__class__\s*=", "custom equality"),
+]
+
+
+@dataclass
+class GradeOptions:
+    """How to grade: workers and the per-notebook limits."""
+
+    workers: int = 2
+    timeout: float = 600.0            # seconds per notebook, kernel start-ups and re-runs included
+    cell_timeout: float = 120.0       # seconds per cell (cells from the first exercise on)
+    memory_gib: float = 6.0           # the kernel's address-space limit
+    output_limit: int = 200_000       # characters of output kept per cell
+    landlock: bool = True             # restrict the kernel's file access where Linux offers it
+    progress: bool = True
+    extra_read: list[str] = field(default_factory=list)  # more folders the kernels may read
+
+    def exec_options(self) -> ExecOptions:
+        return ExecOptions(timeout=self.timeout, cell_timeout=self.cell_timeout, memory=int(self.memory_gib * 2**30),
+                           output_limit=self.output_limit, landlock=self.landlock)
+
+
+@dataclass
+class GradeReport:
+    """What :func:`grade` did."""
+
+    rows: list[dict[str, Any]]
+    out: Path
+    gradebook: Path
+    plot: Path | None
+    seconds: float
+
+    @property
+    def counts(self) -> Counter:
+        return Counter(r["status"] for r in self.rows)
+
+    def summary(self) -> str:
+        """A few lines for the terminal: counts per status and the scores per lab."""
+        lines = [f"{len(self.rows)} row(s) in {self.gradebook} ({self.seconds:.0f} s): "
+                 + ", ".join(f"{s} {self.counts[s]}" for s in STATUSES if self.counts[s])]
+        for lab in sorted({r["lab"] for r in self.rows}):
+            scores = [float(r["score"]) for r in self.rows if r["lab"] == lab]
+            top = max(float(r["max_score"] or 0) for r in self.rows if r["lab"] == lab)
+            lines.append(f"  {lab}: mean {statistics.mean(scores):.1f} / {top:g}, median {statistics.median(scores):g}, "
+                         f"min {min(scores):g}, max {max(scores):g} (n={len(scores)})")
+        lines.append(f"feedback: {self.out}/<student>/<lab>/feedback.html; plot: {self.plot}")
+        return "\n".join(lines)
+
+
+def flag_code(sources: list[str]) -> list[str]:
+    """Things in a student's exercise code an instructor may want to look at (never changes a score)."""
+    text = "\n".join(sources)
+    return [label for pattern, label in _FLAGS if re.search(pattern, text)]
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "student"
+
+
+def _row(student: str, lab: str, plan: LabPlan, status: str, reason: str, **more: Any) -> dict[str, Any]:
+    row = {"student": student, "lab": lab, "score": 0, "max_score": plan.max_score, "status": status, "reason": reason,
+           "tests_passed": 0, "tests_total": len(plan.tests), "flags": "", "file": "", "seconds": ""}
+    row.update(more)
+    return row
+
+
+# ---------------------------------------------------------------- one submission (in a worker)
+
+_PLANS: dict[str, LabPlan] = {}
+
+
+def grade_one(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Grade one notebook: rebuild, run in its own kernel, score, write the feedback; a gradebook row."""
+    path, lab = Path(job["path"]), job["lab"]
+    plan = _PLANS.get(lab) or _PLANS.setdefault(lab, load_plan(Path(context["labs"]) / f"{lab}.ipynb"))
+    sources, problem = read_notebook(path)
+    if sources is None:
+        return _row(job["student"], lab, plan, "invalid", f"'{job['file']}': {problem}", file=job["file"])
+    matched, notes = match_exercises(plan, sources)
+    cells = rebuild(plan, matched, {t.name: secrets.token_hex(16) for t in plan.tests})
+    options: ExecOptions = context["options"]
+    sandbox = Sandbox(Path(job["job_dir"]), context["protected"], context["read"])
+    start = time.monotonic()
+    try:
+        results = run_sync(cells, sandbox, options)
+    finally:
+        shutil.rmtree(sandbox.job, ignore_errors=True)
+    seconds = time.monotonic() - start
+    outcomes = score_tests(cells, results, options.memory / 2**30)
+    status, reason = notebook_status(cells, results, outcomes)
+    flags = flag_code([matched[e.cell] for e in plan.exercises])
+    notes_text = "; ".join(job.get("notes", []))
+    out = Path(job["out_dir"])
+    extra = {"lab": lab, "student": job["student"], "file": job["file"], "flags": flags, "seconds": seconds,
+             "max_score": plan.max_score, "exercises": {str(k): v for k, v in notes.items()}, "notes": notes_text}
+    write_results(out / "results.json", outcomes, status=status, reason=reason, extra=extra)
+    write_feedback(out / "feedback.html", student=job["student"], lab=lab, status=status, reason=reason,
+                   outcomes=outcomes, cells=cells, notes=notes)
+    write_executed(out / "executed.ipynb", plan, cells, results)
+    score = sum(o.score for o in outcomes)
+    return _row(job["student"], lab, plan, status, reason + (f" ({notes_text})" if notes_text else ""),
+                score=f"{score:g}", tests_passed=sum(o.status == "passed" for o in outcomes),
+                flags="; ".join(flags), file=job["file"], seconds=f"{seconds:.1f}")
+
+
+def _grade_safely(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return grade_one(job, context)
+    except Exception as exc:  # noqa: BLE001 - the grader reports, it never stops
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return {**job["error_row"], "reason": f"grader error: {last}"}
+
+
+def _worker_main(conn: Any, context: dict[str, Any]) -> None:
+    """A worker process: grade the jobs it is sent until it gets None."""
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        conn.send(_grade_safely(job, context))
+
+
+# ---------------------------------------------------------------- the pool
+
+class _Worker:
+    def __init__(self, ctx: Any, context: dict[str, Any]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, context), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: dict[str, Any] | None = None
+        self.started = 0.0
+
+    def submit(self, job: dict[str, Any]) -> None:
+        self.job, self.started = job, time.monotonic()
+        self.conn.send(job)
+
+    def kill(self) -> None:
+        """Stop this worker and the kernels it started (they run in their own sessions)."""
+        import signal
+
+        for pid_file in Path(self.job["job_dir"]).glob("kernel-*.pid") if self.job else []:
+            try:
+                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        self.process.kill()
+        self.process.join(5)
+
+
+def _run_jobs(jobs: list[dict[str, Any]], context: dict[str, Any], workers: int, progress: bool,
+              hard_limit: float) -> list[dict[str, Any]]:
+    """Grade ``jobs`` in ``workers`` processes; a job whose worker dies is retried once."""
+    from tqdm.auto import tqdm
+
+    ctx = multiprocessing.get_context("spawn")
+    pending, rows, pool = deque(jobs), [], []
+    bar = tqdm(total=len(jobs), desc="grading", unit="notebook", disable=not progress)
+    try:
+        pool = [_Worker(ctx, context) for _ in range(max(1, min(workers, len(jobs))))]
+        while pending or any(w.job for w in pool):
+            for worker in pool:
+                if worker.job is None and pending:
+                    worker.submit(pending.popleft())
+            busy = [w for w in pool if w.job]
+            wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0)
+            for i, worker in enumerate(pool):
+                row = _collect(worker, pending, hard_limit)
+                if row is not None:
+                    rows.append(row)
+                    bar.update(1)
+                    bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in Counter(r["status"] for r in rows).items()))
+                if worker.job is None and pending and not worker.process.is_alive():
+                    pool[i] = _Worker(ctx, context)
+    finally:
+        bar.close()
+        for worker in pool:
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+            worker.process.join(5)
+            if worker.process.is_alive():
+                worker.kill()
+    return rows
+
+
+def _collect(worker: _Worker, pending: deque, hard_limit: float) -> dict[str, Any] | None:
+    """The row ``worker`` finished, if any; handles a dead or overrunning worker."""
+    job = worker.job
+    if job is None:
+        return None
+    if worker.conn.poll():
+        try:
+            row = worker.conn.recv()
+            worker.job = None
+            return row
+        except (EOFError, OSError):
+            pass
+    overrun = time.monotonic() - worker.started > hard_limit
+    if worker.process.is_alive() and not overrun:
+        return None
+    worker.kill()
+    worker.job = None
+    if overrun:
+        return {**job["error_row"], "status": "timeout", "reason": f"grading took longer than {hard_limit:.0f} s; stopped"}
+    if not job.get("retried"):
+        pending.appendleft({**job, "retried": True})
+        return None
+    return {**job["error_row"], "reason": f"grader error: the worker process died twice (exit code {worker.process.exitcode})"}
+
+
+# ---------------------------------------------------------------- the class
+
+def _choose(student: str, lab: str, candidates: list[Candidate], root: Path) -> tuple[Candidate | None, str, str, list[str]]:
+    """Which file to grade for (student, lab): ``(candidate, status, reason, notes)``."""
+    def rel(c: Candidate) -> str:
+        return str(c.path.relative_to(root)) if c.path.is_relative_to(root) else c.path.name
+
+    mine = [c for c in candidates if c.lab == lab]
+    good = sorted((c for c in mine if c.problem is None),
+                  key=lambda c: (c.how != "file name", c.mtime, c.path.name), reverse=True)
+    if good:
+        notes = [f"also found '{rel(c)}' (older or less clearly this lab; not graded)" for c in good[1:]]
+        how = "" if good[0].how == "setup call" else f"recognized by its {good[0].how}"
+        return good[0], "graded", "", ([how] if how else []) + notes
+    if mine:
+        newest = max(mine, key=lambda c: c.mtime)
+        return None, "invalid", f"'{rel(newest)}': {newest.problem}", []
+    wrong = [c for c in candidates if c.named == lab and c.lab and c.lab != lab and c.problem is None]
+    if wrong:
+        c = wrong[0]
+        return None, "wrong_lab", f"'{rel(c)}' is a notebook for lab {c.lab} (its {c.how}), not {lab}", []
+    unknown = [rel(c) for c in candidates if c.lab is None]
+    extra = f"; files not recognized as a lab: {', '.join(unknown[:5])}" if unknown else ""
+    return None, "missing", f"no notebook for {lab}{extra}", []
+
+
+def _expected(plans: dict[str, LabPlan], expect: list[str] | None) -> list[str]:
+    if not expect:
+        return sorted(plans)
+    labs = []
+    for name in expect:
+        found = [stem for stem in plans if stem == name or stem.startswith(f"{name}_") or name in stem]
+        if len(found) != 1:
+            raise ValueError(f"--expect {name!r} names {len(found)} labs in labs/ (have: {', '.join(sorted(plans))})")
+        labs.append(found[0])
+    return sorted(set(labs))
+
+
+def _protected(labs: Path, submissions: Path, out: Path, work: Path) -> list[str]:
+    paths = [labs, submissions, out, work]
+    repo = labs.resolve().parent
+    if any((repo / marker).exists() for marker in (".git", "pyproject.toml", "Makefile")):
+        paths.append(repo)  # build/autograder, release/, .git (whose objects hold the labs too)
+    return sorted({os.path.realpath(p) for p in paths})
+
+
+def grade(submissions: Path, out: Path, *, labs: Path = Path("labs"), expect: list[str] | None = None,
+          options: GradeOptions | None = None) -> GradeReport:
+    """Grade every student's notebooks into ``out``.
+
+    Args:
+        submissions: one folder per student (or loose files, see :mod:`lablib.grading_submissions`).
+        out: where ``gradebook.csv``, ``scores.png`` and ``<student>/<lab>/`` go.
+        labs: the instructor notebooks (with solutions and hidden tests).
+        expect: the labs every student should have submitted (default: all in ``labs``).
+        options: workers and limits.
+
+    Returns:
+        The :class:`GradeReport`; the gradebook has one row per student and expected lab.
+
+    Raises:
+        FileNotFoundError: no submissions folder or no lab notebooks.
+        ValueError: ``expect`` names an unknown lab.
+        lablib.release.MarkerError: an instructor notebook has malformed markers.
+    """
+    options, start = options or GradeOptions(), time.monotonic()
+    submissions, out, labs = Path(submissions), Path(out), Path(labs)
+    if not submissions.is_dir():
+        raise FileNotFoundError(f"no submissions folder {submissions}")
+    plans = {p.stem: load_plan(p) for p in sorted(labs.glob("[0-9][0-9]_*.ipynb"))}
+    if not plans:
+        raise FileNotFoundError(f"no lab notebooks (NN_name.ipynb) in {labs}")
+    expected = _expected(plans, expect)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="lablib-grade-"))
+    try:
+        protected = _protected(labs, submissions, out, work)
+        context = {"labs": str(labs.resolve()), "options": options.exec_options(), "protected": protected,
+                   "read": readable_paths(protected, options.extra_read)}
+        rows, jobs = _plan_rows(find_candidates(submissions, plans), expected, plans, submissions, out, work)
+        rows += _run_jobs(jobs, context, options.workers, options.progress, options.timeout + 120)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rows.sort(key=lambda r: (r["student"], r["lab"]))
+    gradebook = out / "gradebook.csv"
+    with open(gradebook, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    plot = plot_scores(rows, out / "scores.png") if rows else None
+    return GradeReport(rows, out, gradebook, plot, time.monotonic() - start)
+
+
+def _plan_rows(students: dict[str, list[Candidate]], expected: list[str], plans: dict[str, LabPlan], root: Path,
+               out: Path, work: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows decided without running anything (missing, invalid, wrong lab) and the jobs to run."""
+    rows, jobs, slugs = [], [], {}
+    for student, candidates in sorted(students.items()):
+        slug = _slug(student)
+        slug = slugs.setdefault(student, slug if slug not in slugs.values() else f"{slug}-{len(slugs)}")
+        for lab in expected:
+            chosen, status, reason, notes = _choose(student, lab, candidates, root)
+            target = out / slug / lab
+            if chosen is None:
+                rows.append(_row(student, lab, plans[lab], status, reason))
+                if status != "missing":
+                    write_results(target / "results.json", [], status=status, reason=reason,
+                                  extra={"lab": lab, "student": student, "max_score": plans[lab].max_score})
+                    write_feedback(target / "feedback.html", student=student, lab=lab, status=status, reason=reason,
+                                   outcomes=[])
+                continue
+            file = str(chosen.path.relative_to(root)) if chosen.path.is_relative_to(root) else chosen.path.name
+            error_row = _row(student, lab, plans[lab], "error", "", file=file)
+            jobs.append({"student": student, "lab": lab, "path": str(chosen.path), "file": file, "notes": notes,
+                         "out_dir": str(target), "job_dir": str(work / f"job-{len(jobs):04d}"), "error_row": error_row})
+    return rows, jobs

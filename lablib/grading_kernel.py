@@ -1,0 +1,268 @@
+"""The grading kernel's sandbox: resource limits, a filesystem allowlist, an audit-hook guard.
+
+Student code runs in an IPython kernel as the same user as the grader, so this module
+builds the walls the kernel needs before any of it runs:
+
+* :func:`main` is the kernel's launch command (``python -m lablib.grading_kernel``). It
+  sets resource limits (address space, CPU time, file size, no core dumps), then, where
+  Linux offers it, restricts the process with **Landlock**: it may read only the Python
+  installation, the ``lablib`` package, ``data/`` and system directories, and write only
+  its own job folder. The instructor notebooks in ``labs/``, ``build/``, the submissions,
+  the grades and the other jobs' folders are out of reach, also for C/C++ readers
+  (``tf.io.read_file``) and child processes, and it cannot signal processes outside.
+  Then it starts ipykernel.
+* :func:`install` runs in the kernel before any student code. It adds an audit hook
+  (PEP 578, which Python code cannot remove) that refuses: reads or writes under the
+  protected folders (the fallback where Landlock is missing), starting processes, ctypes
+  and ``gc`` object walks (ways around the hook), ``sys.settrace``, swapping the code of
+  ``lablib.checks`` or NumPy functions, and signals to other processes. At the start of
+  every test cell (recognized by :data:`TEST_TRIGGER`) it puts back the original
+  ``lablib.checks``, ``lablib``, NumPy and ``builtins`` attributes, ``sys.modules``
+  entries and ``sys.stdout``/``stderr``, so a student's monkeypatch does not reach the
+  tests; a :data:`PURGE_TRIGGER` request drops test cells' source from ``linecache``.
+
+This is a guard against the attacks a course sees, not a proof against a determined
+attacker: code in the same interpreter can still inspect the frames of the test that
+calls it. The grader adds a positive check (a per-test token printed as the test's last
+line) so tests that were skipped or silenced score zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable
+
+__all__ = ["main", "install", "landlock_abi", "TEST_TRIGGER", "PURGE_TRIGGER"]
+
+TEST_TRIGGER = "__lablib_grading_test_cell__"
+PURGE_TRIGGER = "__lablib_grading_purge__"
+
+# Landlock (include/uapi/linux/landlock.h); the syscall numbers are the same on every architecture.
+_SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446
+_READ_FILE, _READ_DIR, _WRITE_FILE, _TRUNCATE = 1 << 2, 1 << 3, 1 << 1, 1 << 14
+_FILE_RIGHTS = _READ_FILE | _WRITE_FILE | _TRUNCATE
+_MAKE_AND_REMOVE = sum(1 << bit for bit in range(4, 13))  # remove dir/file, make char/dir/reg/sock/fifo/block/sym
+_REFER, _SCOPE_SIGNAL, _PR_SET_NO_NEW_PRIVS = 1 << 13, 1 << 1, 38
+
+
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version the running Linux kernel offers (0 where there is none)."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    try:
+        version = _libc().syscall(_SYS_CREATE, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
+    except (OSError, AttributeError):
+        return 0
+    return max(0, int(version))
+
+
+def _add_rule(libc: Any, ruleset: int, path: str, access: int) -> None:
+    import ctypes
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return  # a path that does not exist needs no rule
+    try:
+        if not os.path.isdir(path):
+            access &= _FILE_RIGHTS
+        rule = PathBeneath(access, fd)
+        if libc.syscall(_SYS_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0) != 0:
+            raise OSError(ctypes.get_errno(), f"landlock_add_rule({path})")
+    finally:
+        os.close(fd)
+
+
+def apply_landlock(read: list[str], write: list[str]) -> str:
+    """Allow this process (and its children) to read only ``read`` and write only ``write``.
+
+    Returns:
+        A one-line description: ``"landlock ABI 7"`` or why Landlock is not in force.
+    """
+    import ctypes
+
+    abi = landlock_abi()
+    if abi < 1:
+        return "landlock unavailable (audit-hook guard only)"
+    libc = _libc()
+    handled = _READ_FILE | _READ_DIR | _WRITE_FILE | _MAKE_AND_REMOVE
+    handled |= (_REFER if abi >= 2 else 0) | (_TRUNCATE if abi >= 3 else 0)
+    fields = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+    attr = type("RulesetAttr", (ctypes.Structure,), {"_fields_": fields})(handled, 0, _SCOPE_SIGNAL if abi >= 6 else 0)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    ruleset = libc.syscall(_SYS_CREATE, ctypes.byref(attr), size, 0)
+    if ruleset < 0:
+        return f"landlock failed ({os.strerror(ctypes.get_errno())}; audit-hook guard only)"
+    try:
+        for path in read:
+            _add_rule(libc, ruleset, path, _READ_FILE | _READ_DIR)
+        for path in write:
+            _add_rule(libc, ruleset, path, handled)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.syscall(_SYS_RESTRICT, ruleset, 0) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+    return f"landlock ABI {abi}"
+
+
+def _set_limits(limits: dict[str, int]) -> None:
+    import resource
+
+    names = {"memory": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "file_size": resource.RLIMIT_FSIZE}
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash must not leave a core file
+    for key, value in limits.items():
+        if value and key in names:
+            resource.setrlimit(names[key], (value, value))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Kernel launch command: ``python -m lablib.grading_kernel --sandbox JSON -f CONNECTION ...``.
+
+    ``JSON`` holds ``limits`` (bytes / seconds) and ``read`` / ``write`` path lists; the
+    remaining arguments go to ipykernel.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    at = argv.index("--sandbox")
+    config = json.loads(argv[at + 1])
+    del argv[at:at + 2]
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]  # the job folder is the student's: nothing in it shadows a module
+    _set_limits(config.get("limits", {}))
+    state = apply_landlock(config["read"], config["write"]) if config.get("landlock", True) else "landlock off"
+    os.environ["LABLIB_GRADING_SANDBOX"] = state
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance(argv=argv)
+
+
+# ---------------------------------------------------------------- in the kernel: the guard
+
+_DENIED = {
+    "subprocess.Popen": "starting programs", "os.system": "starting programs", "os.exec": "starting programs",
+    "os.posix_spawn": "starting programs", "os.spawn": "starting programs", "os.fork": "starting processes",
+    "os.forkpty": "starting processes", "ctypes.dlopen": "ctypes", "ctypes.dlsym": "ctypes",
+    "ctypes.dlsym/handle": "ctypes", "ctypes.call_function": "ctypes", "ctypes.cdata": "ctypes",
+    "ctypes.string_at": "ctypes", "ctypes.wstring_at": "ctypes", "ctypes.PyObj_FromPtr": "ctypes",
+    "gc.get_objects": "gc object walks", "gc.get_referrers": "gc object walks", "gc.get_referents": "gc object walks",
+    "sys.settrace": "tracing", "sys.setprofile": "tracing", "sys._current_frames": "other threads' frames",
+}
+_PATH_EVENTS = {  # event -> positions of path arguments
+    "open": (0,), "os.listdir": (0,), "os.scandir": (0,), "sqlite3.connect": (0,), "os.link": (0, 1),
+    "os.symlink": (1,), "os.rename": (0, 1), "os.replace": (0, 1), "os.remove": (0,), "os.rmdir": (0,),
+    "os.mkdir": (0,), "os.truncate": (0,), "os.chmod": (0,), "os.chown": (0,), "os.utime": (0,),
+    "shutil.rmtree": (0,), "os.chdir": (0,),
+}
+_SNAPSHOT_MODULES = ("builtins", "lablib", "lablib.checks", "math", "operator", "numpy", "numpy.linalg")
+_SYS_ATTRIBUTES = ("stdout", "stderr", "displayhook", "excepthook", "audit")
+
+
+def _is_under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _make_path_check(protected: tuple[str, ...], own: tuple[str, ...], pid: int) -> Callable[[Any], bool]:
+    """A function telling whether a path argument is off limits."""
+    realpath, fsdecode, fspath = os.path.realpath, os.fsdecode, os.fspath
+    proc = f"/proc/{pid}"
+
+    def forbidden(path: Any) -> bool:
+        if path is None or isinstance(path, int):
+            return False  # an open file descriptor: its path was checked when it was opened
+        try:
+            full = realpath(fsdecode(fspath(path)))
+        except Exception:
+            return True
+        if full.startswith("/proc/") and full[6:7].isdigit():
+            return not (full == proc or full.startswith(proc + "/"))
+        return _is_under(full, protected) and not _is_under(full, own)
+
+    return forbidden
+
+
+def _snapshot() -> tuple[list[tuple[dict, dict]], dict[str, Any], dict[str, Any], set[int]]:
+    """Originals of the modules the tests rely on, taken before any student code runs."""
+    names = [n for n in sys.modules if n in _SNAPSHOT_MODULES or n.startswith("numpy._core.")]
+    modules = [sys.modules[n] for n in names]
+    dicts = [(vars(m), dict(vars(m))) for m in modules]
+    protected_functions = {id(v) for _, saved in dicts for v in saved.values() if hasattr(v, "__code__")}
+    return dicts, dict(zip(names, modules)), {a: getattr(sys, a) for a in _SYS_ATTRIBUTES}, protected_functions
+
+
+def _purge() -> None:
+    """Forget the last test cell: its source in ``linecache`` and its traceback's frames."""
+    import linecache
+
+    for name, entry in list(linecache.cache.items()):
+        lines = entry[2] if isinstance(entry, tuple) and len(entry) > 2 else ()
+        if any(TEST_TRIGGER in line for line in lines):
+            linecache.cache.pop(name, None)
+    for attribute in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, attribute):
+            setattr(sys, attribute, None)
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if shell is not None and hasattr(getattr(shell, "InteractiveTB", None), "tb"):
+        shell.InteractiveTB.tb = None
+
+
+def install(config: dict[str, Any]) -> None:
+    """Add the grading guard to this kernel (call once, before any student code).
+
+    Args:
+        config: ``protected`` (paths the notebook may not touch) and ``own`` (paths inside
+            them that it may: its job folder).
+    """
+    import platform
+
+    import numpy  # noqa: F401  (snapshotted below)
+
+    import lablib.checks  # noqa: F401
+
+    platform.processor()  # cached now; computing it later would start `uname -p`
+    saved_dicts, saved_modules, saved_sys, protected_functions = _snapshot()
+    forbidden = _make_path_check(tuple(config["protected"]), tuple(config["own"]), os.getpid())
+    pid, modules, code_type = os.getpid(), sys.modules, type(_purge.__code__)
+
+    def restore() -> None:
+        for live, saved in saved_dicts:
+            live.update(saved)
+        modules.update(saved_modules)
+        for attribute, value in saved_sys.items():
+            setattr(sys, attribute, value)
+
+    def guard(event: str, args: tuple) -> None:
+        why = _DENIED.get(event)
+        if why is not None:
+            raise PermissionError(f"not allowed while grading: {why} ({event})")
+        where = _PATH_EVENTS.get(event)
+        if where is not None:
+            if any(forbidden(args[i]) for i in where if i < len(args)):
+                raise PermissionError(f"not allowed while grading: {event} {args[where[0]]!r}")
+        elif event == "exec" and args and type(args[0]) is code_type:
+            consts = args[0].co_consts
+            if TEST_TRIGGER in consts:
+                restore()
+            elif PURGE_TRIGGER in consts:
+                _purge()
+        elif event == "object.__setattr__" and len(args) > 1 and args[1] in ("__code__", "__defaults__", "__kwdefaults__"):
+            if id(args[0]) in protected_functions:
+                raise PermissionError(f"not allowed while grading: replacing {args[1]} of a library function")
+        elif event in ("os.kill", "os.killpg") and args and args[0] not in (pid, 0):
+            raise PermissionError("not allowed while grading: signalling another process")
+
+    sys.addaudithook(guard)
+
+
+if __name__ == "__main__":
+    main()
