@@ -1,0 +1,562 @@
+"""Model builders for the famous CNN architectures, and counters for their cost.
+
+Lab 09 (famous architectures) and later labs build networks from these pieces:
+
+* whole models, uncompiled: :func:`lenet5`, :func:`alexnet_like`, and the CIFAR-style
+  pair :func:`small_resnet` / :func:`small_plainnet` (same depth, with and without
+  shortcuts) for the degradation experiment;
+* blocks, functions ``(x, ...) -> y`` on Keras tensors of shape ``(batch, H, W, C)``:
+  :func:`vgg_block`, :func:`nin_block`, :func:`inception_block`, :func:`residual_block`,
+  :func:`bottleneck_block`, :func:`dense_block`, :func:`convnext_block`, and the ViT
+  :func:`patch_embedding` (``(batch, H, W, C) -> (batch, num_patches, dim)``);
+* counters: :func:`count_macs` (multiply-accumulates of the Conv/Dense layers, from their
+  output shapes and kernels; "FLOPs" in most papers means this number, a strict FLOP
+  count is about twice it), :func:`count_weights` (trainable parameters without biases)
+  and :func:`layer_stats` / :func:`stats_table` (a per-layer breakdown).
+
+Example:
+    >>> model = lenet5()                                   # doctest: +SKIP
+    >>> count_weights(model), count_macs(model)            # doctest: +SKIP
+    (61470, 416520)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+from keras import layers
+
+__all__ = [
+    "lenet5", "alexnet_like", "vgg_block", "nin_block", "inception_block", "residual_block",
+    "bottleneck_block", "dense_block", "convnext_block", "patch_embedding", "small_resnet",
+    "small_plainnet", "count_macs", "count_weights", "layer_stats", "stats_table",
+]
+
+
+def _name(prefix: str | None, suffix: str) -> str | None:
+    """Layer name ``prefix_suffix``, or None (Keras picks a unique name) without a prefix."""
+    return f"{prefix}_{suffix}" if prefix else None
+
+
+# ---------------------------------------------------------------------------- whole models
+
+def lenet5(input_shape: tuple[int, int, int] = (32, 32, 1), num_classes: int = 10, *,
+           activation: str = "relu", pooling: str = "max") -> keras.Model:
+    """LeNet-5 (LeCun et al., 1998) as in the course slides.
+
+    C1: 6 filters 5x5 -> S2: 2x2 pooling -> C3: 16 filters 5x5 -> S4: 2x2 pooling ->
+    C5: 120 units (a Dense layer on the flattened 5x5x16 = 400 values, the same weights as a
+    5x5 convolution) -> F6: 84 units -> output. With a 32x32x1 input it has 61,470 weights
+    without biases, 48,000 of them (78%) in C5.
+
+    Args:
+        input_shape: ``(H, W, C)``; the classic input is ``(32, 32, 1)``.
+        num_classes: units of the softmax output.
+        activation: ``"relu"`` (the slides) or ``"tanh"`` (the 1998 paper).
+        pooling: ``"max"`` (the slides) or ``"avg"`` (the paper's subsampling).
+
+    Returns:
+        An uncompiled ``keras.Model`` named ``lenet5``, layers named c1, s2, c3, s4,
+        flatten, c5, f6, output; output ``(batch, num_classes)`` probabilities.
+    """
+    if pooling not in ("max", "avg"):
+        raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+    pool = layers.MaxPooling2D if pooling == "max" else layers.AveragePooling2D
+    inputs = keras.Input(input_shape)
+    x = layers.Conv2D(6, 5, activation=activation, name="c1")(inputs)  # (28, 28, 6)
+    x = pool(2, name="s2")(x)  # (14, 14, 6)
+    x = layers.Conv2D(16, 5, activation=activation, name="c3")(x)  # (10, 10, 16)
+    x = pool(2, name="s4")(x)  # (5, 5, 16)
+    x = layers.Flatten(name="flatten")(x)  # (400,)
+    x = layers.Dense(120, activation=activation, name="c5")(x)
+    x = layers.Dense(84, activation=activation, name="f6")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="lenet5")
+
+
+def alexnet_like(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes: int = 1000, *,
+                 filters: tuple[int, int, int, int, int] = (96, 256, 384, 384, 256),
+                 first_kernel: int = 11, first_stride: int = 4, dense_units: int = 4096,
+                 dropout: float = 0.5) -> keras.Model:
+    """AlexNet (Krizhevsky et al., 2012) in one tower, scalable down to small images.
+
+    conv1 ``first_kernel`` x ``first_kernel``, stride ``first_stride``, valid -> 3x3/2 max
+    pool -> conv2 5x5 -> pool -> conv3, conv4, conv5 3x3 -> pool -> two Dense layers of
+    ``dense_units`` with dropout -> softmax. ReLU everywhere. The defaults at 224x224x3 give
+    the slide's AlexNet figures (conv1 34,848 weights and 101.6M multiply-adds; the
+    last feature map is 5x5x256, so the first Dense layer holds 6,400 x 4,096 = 26.2M).
+
+    Args:
+        input_shape: ``(H, W, C)``.
+        num_classes: units of the softmax output.
+        filters: the five convolutions' filter counts (96, 256, 384, 384, 256 in AlexNet).
+        first_kernel, first_stride: conv1's kernel size and stride (3 and 1 suit 32x32).
+        dense_units: width of the two hidden Dense layers.
+        dropout: dropout rate after each hidden Dense layer.
+
+    Returns:
+        An uncompiled ``keras.Model`` named ``alexnet_like``, output ``(batch, num_classes)``.
+    """
+    inputs = keras.Input(input_shape)
+    x = layers.Conv2D(filters[0], first_kernel, strides=first_stride, activation="relu", name="conv1")(inputs)
+    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)  # overlapping pooling
+    x = layers.Conv2D(filters[1], 5, padding="same", activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool2")(x)
+    for i, f in enumerate(filters[2:], start=3):
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool5")(x)
+    x = layers.Flatten(name="flatten")(x)
+    for i in (6, 7):
+        x = layers.Dense(dense_units, activation="relu", name=f"fc{i}")(x)
+        x = layers.Dropout(dropout, name=f"dropout{i}")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="fc8")(x)
+    return keras.Model(inputs, outputs, name="alexnet_like")
+
+
+# BatchNorm's moving statistics with PyTorch's default momentum (0.1 there, 0.9 in Keras terms):
+# Keras's 0.99 needs several hundred steps before evaluation-mode outputs make sense, more than
+# the short CPU trainings of the labs give it.
+_SHORT_RUN_MOMENTUM = 0.9
+
+
+def _cifar_net(depth: int, residual: bool, input_shape: tuple[int, int, int], num_classes: int,
+               width: int, name: str) -> keras.Model:
+    """The CIFAR networks of He et al. (2016), section 4.2: 6n + 2 weighted layers."""
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, ...), got {depth}")
+    n = (depth - 2) // 6
+    inputs = keras.Input(input_shape)
+    x = _conv_bn(inputs, width, 3, momentum=_SHORT_RUN_MOMENTUM, name="stem")
+    x = layers.ReLU(name="stem_relu")(x)
+    for stage in range(3):  # feature maps 32 -> 16 -> 8, channels width -> 2 width -> 4 width
+        for i in range(n):
+            stride = 2 if stage > 0 and i == 0 else 1
+            x = _basic_block(x, width * 2 ** stage, stride, shortcut=residual, use_bias=False,
+                             momentum=_SHORT_RUN_MOMENTUM, name=f"stage{stage + 1}_block{i + 1}")
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def small_resnet(depth: int = 20, *, input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int = 10,
+                 width: int = 16) -> keras.Model:
+    """A CIFAR-style ResNet: a 3x3 stem, 3 stages of basic residual blocks, GAP, softmax.
+
+    Args:
+        depth: weighted layers, ``6n + 2`` (20 is ResNet-20): 1 stem conv, ``3n`` blocks of
+            2 convs, 1 Dense. The 1x1 projections on the shortcuts are not counted.
+        input_shape: ``(H, W, C)``.
+        num_classes: units of the softmax output.
+        width: channels of the first stage (doubled at each of the next two stages).
+
+    BatchNorm uses momentum 0.9 (PyTorch's default) so that its moving statistics, which
+    evaluation uses, settle within a few epochs of a small dataset.
+
+    Returns:
+        An uncompiled ``keras.Model`` named ``resnet{depth}``; :func:`small_plainnet` with the
+        same arguments has the same layers without the shortcuts.
+    """
+    return _cifar_net(depth, True, input_shape, num_classes, width, f"resnet{depth}")
+
+
+def small_plainnet(depth: int = 20, *, input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int = 10,
+                   width: int = 16) -> keras.Model:
+    """The "plain" twin of :func:`small_resnet`: the same convolutions, no shortcuts.
+
+    Args and returns as :func:`small_resnet`; the model is named ``plain{depth}`` and has
+    fewer parameters by exactly the two 1x1 projection shortcuts (and their BatchNorms).
+    """
+    return _cifar_net(depth, False, input_shape, num_classes, width, f"plain{depth}")
+
+
+# ---------------------------------------------------------------------------------- blocks
+
+def _conv_bn(x: Any, filters: int, kernel: int | tuple[int, int], *, strides: int = 1, use_bias: bool = False,
+             momentum: float = 0.99, name: str | None = None) -> Any:
+    """Conv2D (same padding) followed by BatchNormalization, no activation."""
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=use_bias,
+                      name=_name(name, "conv"))(x)
+    return layers.BatchNormalization(momentum=momentum, name=_name(name, "bn"))(x)
+
+
+def vgg_block(x: Any, filters: int, n_convs: int, *, name: str | None = None) -> Any:
+    """VGG block: ``n_convs`` 3x3 convolutions (same padding, ReLU), then 2x2 max pooling.
+
+    Args:
+        x: ``(batch, H, W, C)``.
+        filters: output channels of every convolution.
+        n_convs: number of convolutions (2 or 3 in VGG16).
+        name: prefix for the layer names (``{name}_conv1``, ..., ``{name}_pool``).
+
+    Returns:
+        ``(batch, H // 2, W // 2, filters)``. Receptive field of the convolutions: ``2 n + 1``.
+    """
+    for i in range(1, n_convs + 1):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=_name(name, f"conv{i}"))(x)
+    return layers.MaxPooling2D(2, strides=2, name=_name(name, "pool"))(x)
+
+
+def nin_block(x: Any, filters: int, kernel_size: int, *, strides: int = 1, padding: str = "same",
+              name: str | None = None) -> Any:
+    """Network-in-Network block: a k x k convolution then two 1x1 convolutions, all ReLU.
+
+    The 1x1 convolutions are a small MLP applied at every pixel across the channels.
+
+    Args:
+        x: ``(batch, H, W, C)``.
+        filters: output channels of all three convolutions.
+        kernel_size, strides, padding: of the first convolution.
+        name: prefix for the layer names.
+
+    Returns:
+        ``(batch, H', W', filters)`` with ``H'`` set by the first convolution.
+    """
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, activation="relu",
+                      name=_name(name, "conv"))(x)
+    x = layers.Conv2D(filters, 1, activation="relu", name=_name(name, "mlp1"))(x)
+    return layers.Conv2D(filters, 1, activation="relu", name=_name(name, "mlp2"))(x)
+
+
+def _spatial_conv(x: Any, filters: int, k: int, factorize: bool, name: str | None) -> Any:
+    """A k x k ReLU convolution, or with ``factorize`` a 1 x k followed by a k x 1."""
+    if not factorize:
+        return layers.Conv2D(filters, k, padding="same", activation="relu", name=_name(name, f"{k}x{k}"))(x)
+    x = layers.Conv2D(filters, (1, k), padding="same", activation="relu", name=_name(name, f"1x{k}"))(x)
+    return layers.Conv2D(filters, (k, 1), padding="same", activation="relu", name=_name(name, f"{k}x1"))(x)
+
+
+def inception_block(x: Any, f1: int, f3_reduce: int, f3: int, f5_reduce: int, f5: int, pool_proj: int, *,
+                    factorize: bool = False, name: str | None = None) -> Any:
+    """GoogLeNet's Inception module with dimension reductions: four parallel branches.
+
+    Branches (all ReLU, same padding): 1x1 (``f1``); 1x1 (``f3_reduce``) -> 3x3 (``f3``);
+    1x1 (``f5_reduce``) -> 5x5 (``f5``); 3x3 max pool (stride 1) -> 1x1 (``pool_proj``).
+    The outputs are concatenated along the channels. The argument order is the GoogLeNet
+    paper's table: inception (3a) is ``(64, 96, 128, 16, 32, 32)`` on a 28x28x192 input.
+
+    Args:
+        x: ``(batch, H, W, C)``.
+        f1, f3_reduce, f3, f5_reduce, f5, pool_proj: filters of each convolution.
+        factorize: replace every n x n convolution by a 1 x n then an n x 1 (Inception v3);
+            for C -> C channels that is ``2 n C^2`` weights instead of ``n^2 C^2``.
+        name: prefix for the layer names.
+
+    Returns:
+        ``(batch, H, W, f1 + f3 + f5 + pool_proj)``.
+    """
+    b1 = layers.Conv2D(f1, 1, activation="relu", name=_name(name, "1x1"))(x)
+    b3 = layers.Conv2D(f3_reduce, 1, activation="relu", name=_name(name, "3x3_reduce"))(x)
+    b3 = _spatial_conv(b3, f3, 3, factorize, name)
+    b5 = layers.Conv2D(f5_reduce, 1, activation="relu", name=_name(name, "5x5_reduce"))(x)
+    b5 = _spatial_conv(b5, f5, 5, factorize, name)
+    bp = layers.MaxPooling2D(3, strides=1, padding="same", name=_name(name, "pool"))(x)
+    bp = layers.Conv2D(pool_proj, 1, activation="relu", name=_name(name, "pool_proj"))(bp)
+    return layers.Concatenate(name=_name(name, "concat"))([b1, b3, b5, bp])
+
+
+def _basic_block(x: Any, filters: int, stride: int, *, shortcut: bool, use_bias: bool, name: str | None,
+                 momentum: float = 0.99) -> Any:
+    """Two 3x3 conv + BN; with ``shortcut`` the input (or its 1x1 projection) is added back."""
+    y = _conv_bn(x, filters, 3, strides=stride, use_bias=use_bias, momentum=momentum, name=_name(name, "1"))
+    y = layers.ReLU(name=_name(name, "1_relu"))(y)
+    y = _conv_bn(y, filters, 3, use_bias=use_bias, momentum=momentum, name=_name(name, "2"))
+    if shortcut:
+        if stride != 1 or x.shape[-1] != filters:  # shapes differ: project with a 1x1 conv
+            x = _conv_bn(x, filters, 1, strides=stride, use_bias=use_bias, momentum=momentum,
+                         name=_name(name, "proj"))
+        y = layers.Add(name=_name(name, "add"))([y, x])
+    return layers.ReLU(name=_name(name, "out"))(y)
+
+
+def residual_block(x: Any, filters: int, stride: int = 1, *, use_bias: bool = False, name: str | None = None) -> Any:
+    """ResNet's basic block: ``relu(F(x) + shortcut(x))`` with ``F`` two 3x3 conv + BN.
+
+    ``F`` = conv 3x3 (stride ``stride``) -> BN -> ReLU -> conv 3x3 -> BN. The shortcut is
+    the identity when the shapes match, else a 1x1 convolution with stride ``stride`` and
+    BN (the "projection", option B of the paper).
+
+    Args:
+        x: ``(batch, H, W, C)``.
+        filters: output channels.
+        stride: 2 halves H and W (and then the shortcut is projected).
+        use_bias: biases in the convolutions (BN makes them redundant; off by default).
+        name: prefix for the layer names.
+
+    Returns:
+        ``(batch, ceil(H / stride), ceil(W / stride), filters)``. Without projection it has
+        ``2 * 9 * filters**2`` conv weights plus ``2 * 4 * filters`` BN parameters.
+    """
+    return _basic_block(x, filters, stride, shortcut=True, use_bias=use_bias, name=name)
+
+
+def bottleneck_block(x: Any, filters: int, stride: int = 1, expansion: int = 4, *, use_bias: bool = False,
+                     name: str | None = None) -> Any:
+    """ResNet-50's bottleneck block: 1x1 reduce -> 3x3 -> 1x1 expand, plus the shortcut.
+
+    ``F`` = conv 1x1 (``filters``) -> BN -> ReLU -> conv 3x3 (``filters``, stride) -> BN ->
+    ReLU -> conv 1x1 (``expansion * filters``) -> BN; output ``relu(F(x) + shortcut(x))``,
+    the shortcut projected by a 1x1 conv + BN when the shapes differ. The stride sits on
+    the 3x3 convolution (ResNet v1.5); ``keras.applications.ResNet50`` puts it on the first
+    1x1, which changes the multiply-adds but not the parameter count.
+
+    Args:
+        x: ``(batch, H, W, C)``.
+        filters: channels of the two inner convolutions.
+        stride: stride of the 3x3 convolution and of the projection.
+        expansion: output channels are ``expansion * filters``.
+        use_bias: biases in the convolutions (``True`` matches ``keras.applications.ResNet50``).
+        name: prefix for the layer names.
+
+    Returns:
+        ``(batch, ceil(H / stride), ceil(W / stride), expansion * filters)``.
+    """
+    out_channels = expansion * filters
+    y = layers.ReLU(name=_name(name, "1_relu"))(_conv_bn(x, filters, 1, use_bias=use_bias, name=_name(name, "1")))
+    y = _conv_bn(y, filters, 3, strides=stride, use_bias=use_bias, name=_name(name, "2"))
+    y = layers.ReLU(name=_name(name, "2_relu"))(y)
+    y = _conv_bn(y, out_channels, 1, use_bias=use_bias, name=_name(name, "3"))
+    if stride != 1 or x.shape[-1] != out_channels:
+        x = _conv_bn(x, out_channels, 1, strides=stride, use_bias=use_bias, name=_name(name, "proj"))
+    y = layers.Add(name=_name(name, "add"))([y, x])
+    return layers.ReLU(name=_name(name, "out"))(y)
+
+
+def dense_block(x: Any, n_layers: int, growth_rate: int, *, bottleneck: bool = True, name: str | None = None) -> Any:
+    """DenseNet block: every layer sees the concatenation of all earlier feature maps.
+
+    Each of the ``n_layers`` layers is BN -> ReLU -> [conv 1x1 (``4 * growth_rate``) -> BN
+    -> ReLU ->] conv 3x3 (``growth_rate``), no biases, and its output is concatenated to
+    its input (DenseNet-B with ``bottleneck``, as in ``keras.applications.DenseNet121``).
+
+    Args:
+        x: ``(batch, H, W, C)``.
+        n_layers: layers in the block (6 in DenseNet-121's first block).
+        growth_rate: channels each layer adds (``k``, 32 in DenseNet-121).
+        bottleneck: use the 1x1 bottleneck convolution.
+        name: prefix for the layer names.
+
+    Returns:
+        ``(batch, H, W, C + n_layers * growth_rate)``.
+    """
+    for i in range(1, n_layers + 1):
+        y = layers.BatchNormalization(name=_name(name, f"{i}_bn0"))(x)
+        y = layers.ReLU(name=_name(name, f"{i}_relu0"))(y)
+        if bottleneck:
+            y = layers.Conv2D(4 * growth_rate, 1, use_bias=False, name=_name(name, f"{i}_conv1x1"))(y)
+            y = layers.BatchNormalization(name=_name(name, f"{i}_bn1"))(y)
+            y = layers.ReLU(name=_name(name, f"{i}_relu1"))(y)
+        y = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False, name=_name(name, f"{i}_conv3x3"))(y)
+        x = layers.Concatenate(name=_name(name, f"{i}_concat"))([x, y])
+    return x
+
+
+@keras.saving.register_keras_serializable(package="lablib")
+class LayerScale(layers.Layer):
+    """Multiply the channels by a learned vector ``gamma`` (initialized to ``init_value``)."""
+
+    def __init__(self, init_value: float = 1e-6, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.init_value = init_value
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.gamma = self.add_weight(shape=(input_shape[-1],), name="gamma",
+                                     initializer=keras.initializers.Constant(self.init_value))
+
+    def call(self, x: Any) -> Any:
+        return x * self.gamma
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "init_value": self.init_value}
+
+
+def convnext_block(x: Any, dim: int, *, layer_scale: float | None = 1e-6, name: str | None = None) -> Any:
+    """ConvNeXt block (Liu et al., 2022): depthwise 7x7 -> LayerNorm -> inverted bottleneck.
+
+    ``y = x + gamma * Dense_dim(GELU(Dense_4dim(LayerNorm(DepthwiseConv7x7(x)))))``: the
+    Dense layers act on the channels of every pixel (1x1 convolutions), expanding to
+    ``4 * dim`` and projecting back; ``gamma`` is the layer scale. The parameters match one
+    block of ``keras.applications.ConvNeXtTiny`` (which writes the depthwise convolution as
+    a grouped Conv2D).
+
+    Args:
+        x: ``(batch, H, W, dim)``; the input must already have ``dim`` channels.
+        dim: channels.
+        layer_scale: initial value of ``gamma``; None leaves the layer scale out.
+        name: prefix for the layer names.
+
+    Returns:
+        ``(batch, H, W, dim)``.
+    """
+    if x.shape[-1] != dim:
+        raise ValueError(f"convnext_block needs an input with dim={dim} channels, got shape {tuple(x.shape)}")
+    y = layers.DepthwiseConv2D(7, padding="same", name=_name(name, "depthwise"))(x)
+    y = layers.LayerNormalization(epsilon=1e-6, name=_name(name, "layernorm"))(y)
+    y = layers.Dense(4 * dim, name=_name(name, "expand"))(y)  # 1x1 conv, (H, W, 4 dim)
+    y = layers.Activation("gelu", name=_name(name, "gelu"))(y)
+    y = layers.Dense(dim, name=_name(name, "project"))(y)  # 1x1 conv, (H, W, dim)
+    if layer_scale is not None:
+        y = LayerScale(layer_scale, name=_name(name, "layer_scale"))(y)
+    return layers.Add(name=_name(name, "add"))([x, y])
+
+
+@keras.saving.register_keras_serializable(package="lablib")
+class PositionEmbedding(layers.Layer):
+    """Add a learned vector per position to a sequence ``(batch, n, dim)``."""
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.embedding = self.add_weight(shape=tuple(input_shape[1:]), name="embedding",
+                                         initializer=keras.initializers.RandomNormal(stddev=0.02))
+
+    def call(self, x: Any) -> Any:
+        return x + self.embedding
+
+
+def patch_embedding(x: Any, patch_size: int, dim: int, *, position: bool = True, name: str | None = None) -> Any:
+    """Vision Transformer patch embedding: cut the image into patches, project each to ``dim``.
+
+    A Conv2D with kernel = stride = ``patch_size`` applies the same linear map to every
+    non-overlapping ``patch_size x patch_size x C`` patch; the grid of patches is then
+    flattened into a sequence of tokens (row by row) and, with ``position``, a learned
+    position embedding is added. (ViT also prepends a class token; not done here.)
+
+    Args:
+        x: ``(batch, H, W, C)`` with H and W multiples of ``patch_size``.
+        patch_size: side of a patch (16 in ViT-B/16).
+        dim: embedding size of a token (768 in ViT-B/16).
+        position: add a learned position embedding.
+        name: prefix for the layer names.
+
+    Returns:
+        ``(batch, (H // patch_size) * (W // patch_size), dim)``.
+    """
+    h, w = x.shape[1], x.shape[2]
+    if h % patch_size or w % patch_size:
+        raise ValueError(f"image size {h}x{w} is not a multiple of patch_size={patch_size}")
+    y = layers.Conv2D(dim, patch_size, strides=patch_size, name=_name(name, "projection"))(x)
+    y = layers.Reshape(((h // patch_size) * (w // patch_size), dim), name=_name(name, "tokens"))(y)
+    return PositionEmbedding(name=_name(name, "position"))(y) if position else y
+
+
+# -------------------------------------------------------------------------------- counters
+
+_CONV = (layers.Conv1D, layers.Conv2D, layers.Conv3D, layers.DepthwiseConv1D, layers.DepthwiseConv2D)
+_TRANSPOSED = (layers.Conv1DTranspose, layers.Conv2DTranspose, layers.Conv3DTranspose)
+_SEPARABLE = (layers.SeparableConv1D, layers.SeparableConv2D)
+
+
+def _positions(layer: layers.Layer, shape: tuple[int | None, ...]) -> int:
+    """Number of positions a kernel is applied at: the product of the non-batch, non-channel sizes."""
+    dims = shape[2:] if getattr(layer, "data_format", "channels_last") == "channels_first" else shape[1:-1]
+    return math.prod(int(d) for d in dims)
+
+
+def _layer_weights_and_macs(layer: layers.Layer) -> tuple[int, int]:
+    """``(weights, macs)`` of one Conv/Dense layer (kernels only, no biases); ``(0, 0)`` otherwise."""
+    if isinstance(layer, _SEPARABLE):
+        weights = math.prod(layer.depthwise_kernel.shape) + math.prod(layer.pointwise_kernel.shape)
+        return weights, _positions(layer, layer.output.shape) * weights
+    if isinstance(layer, _TRANSPOSED):  # every input position scatters the whole kernel
+        weights = math.prod(layer.kernel.shape)
+        return weights, _positions(layer, layer.input.shape) * weights
+    if isinstance(layer, (*_CONV, layers.Dense)):  # (groups are already in the kernel's shape)
+        weights = math.prod(layer.kernel.shape)
+        dense_positions = math.prod(int(d) for d in layer.output.shape[1:-1])
+        positions = dense_positions if isinstance(layer, layers.Dense) else _positions(layer, layer.output.shape)
+        return weights, positions * weights
+    return 0, 0
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """One layer's line in :func:`layer_stats`.
+
+    Attributes:
+        name: the layer's name (``outer/inner`` inside a nested model).
+        kind: the layer's class name.
+        output_shape: without the batch dimension.
+        weights: kernel entries of a Conv/Dense layer (no biases); 0 for other layers.
+        params: all parameters, trainable or not (biases, BatchNorm statistics...).
+        macs: multiply-accumulates for one example.
+    """
+
+    name: str
+    kind: str
+    output_shape: tuple[int | None, ...]
+    weights: int
+    params: int
+    macs: int
+
+
+def layer_stats(model: keras.Model) -> list[LayerStats]:
+    """Per-layer weights, parameters and multiply-accumulates of a built model.
+
+    Counted layers: Conv1D/2D/3D (grouped too), DepthwiseConv1D/2D, SeparableConv1D/2D,
+    Conv*Transpose and Dense (on any rank: a Dense on ``(batch, H, W, C)`` is a 1x1
+    convolution). A convolution with kernel ``(kh, kw, C_in / groups, C_out)`` producing
+    ``H_out x W_out`` positions costs ``H_out * W_out * kh * kw * C_in / groups * C_out``
+    MACs; biases, activations, pooling and normalization are not counted. Nested models
+    are expanded.
+
+    Args:
+        model: a Keras model whose layers have been called (any functional or built model).
+
+    Returns:
+        One :class:`LayerStats` per layer (input layers left out), in model order.
+    """
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, layers.InputLayer):
+            continue
+        if isinstance(layer, keras.Model):
+            rows += [LayerStats(f"{layer.name}/{r.name}", r.kind, r.output_shape, r.weights, r.params, r.macs)
+                     for r in layer_stats(layer)]
+            continue
+        weights, macs = _layer_weights_and_macs(layer)
+        shape = tuple(layer.output.shape[1:]) if not isinstance(layer.output, (list, tuple)) else ()
+        rows.append(LayerStats(layer.name, type(layer).__name__, shape, weights, layer.count_params(), macs))
+    return rows
+
+
+def count_macs(model: keras.Model) -> int:
+    """Multiply-accumulates for one example through the Conv and Dense layers of ``model``.
+
+    This is the "FLOPs" of most papers (ResNet-50: "3.8 x 10^9"); a strict count of
+    floating-point operations (one multiply plus one add) is about twice this number.
+    See :func:`layer_stats` for which layers count and the formula.
+    """
+    return sum(row.macs for row in layer_stats(model))
+
+
+def count_weights(model: keras.Model) -> int:
+    """Kernel entries of the Conv and Dense layers: the parameters without biases.
+
+    Normalization parameters (BatchNorm, LayerNorm) and other weights are not counted; use
+    ``model.count_params()`` for everything. LeNet-5 on 32x32x1 has 61,470.
+    """
+    return sum(row.weights for row in layer_stats(model))
+
+
+def stats_table(model: keras.Model, *, only_counted: bool = False) -> str:
+    """A fixed-width text table of :func:`layer_stats` with a total line.
+
+    Args:
+        model: a built Keras model.
+        only_counted: keep only the layers with weights or MACs (Conv and Dense).
+
+    Returns:
+        The table as one string: layer, type, output shape, weights (share of the total),
+        parameters, MACs.
+    """
+    rows = [r for r in layer_stats(model) if r.weights or r.macs or not only_counted]
+    total_w = max(1, sum(r.weights for r in rows))
+    lines = [f"{'layer':<26}{'type':<20}{'output shape':<17}{'weights':>12}{'':7}{'params':>13}{'MACs':>16}"]
+    for r in rows:
+        share = f" ({r.weights / total_w:4.0%})" if r.weights else ""
+        lines.append(f"{r.name[:25]:<26}{r.kind[:19]:<20}{str(r.output_shape)[:16]:<17}"
+                     f"{r.weights:>12,}{share:<7}{r.params:>13,}{r.macs:>16,}")
+    lines.append(f"{'total':<63}{sum(r.weights for r in rows):>12,}{'':7}{model.count_params():>13,}"
+                 f"{sum(r.macs for r in rows):>16,}")
+    return "\n".join(lines)

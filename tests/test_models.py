@@ -1,0 +1,225 @@
+"""Tests for lablib.models: builders against the syllabus numbers and keras.applications,
+the MAC counter against hand computations.
+
+References: parameter counts of ``keras.applications`` models (built with
+``weights=None``, no download), ``Conv2D.count_params()``, and closed-form counts written
+out by hand from the architecture tables. Counts are integers and compared exactly; the
+one float comparison (patch embedding vs NumPy) uses rtol=1e-5, atol=1e-5 (float32).
+Runs in well under 60 s on 2 CPU cores (VGG16 and ResNet50 are built once each).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from lablib import models
+
+
+def _conv_weights(*convs: layers.Layer, channels: int) -> int:
+    """Sum of count_params of bias-free conv layers applied in sequence to C channels."""
+    x = keras.Input((16, 16, channels))
+    for conv in convs:
+        x = conv(x)
+    return sum(conv.count_params() for conv in convs)
+
+
+def _prefix_params(model: keras.Model, prefix: str) -> int:
+    return sum(layer.count_params() for layer in model.layers if layer.name.startswith(prefix))
+
+
+# ------------------------------------------------------------------------ syllabus numbers
+
+def test_lenet5_weights_and_the_78_percent_in_c5():
+    model = models.lenet5()
+    stats = {row.name: row for row in models.layer_stats(model)}
+    assert models.count_weights(model) == 61_470 == 5 * 5 * 1 * 6 + 5 * 5 * 6 * 16 + 400 * 120 + 120 * 84 + 84 * 10
+    assert stats["c5"].weights == 48_000
+    assert round(100 * stats["c5"].weights / models.count_weights(model)) == 78
+    assert model.count_params() == 61_470 + 6 + 16 + 120 + 84 + 10
+    assert [stats[n].output_shape for n in ("c1", "s2", "c3", "s4", "flatten")] == [
+        (28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16), (400,)]
+    assert model.output.shape == (None, 10)
+
+
+@pytest.mark.parametrize("c", [8, 64])
+def test_three_3x3_convs_cost_27c2_one_7x7_costs_49c2(c):
+    three = [layers.Conv2D(c, 3, padding="same", use_bias=False) for _ in range(3)]
+    one = layers.Conv2D(c, 7, padding="same", use_bias=False)
+    assert _conv_weights(*three, channels=c) == 27 * c * c
+    assert _conv_weights(one, channels=c) == 49 * c * c
+
+
+def test_1xn_plus_nx1_is_a_third_cheaper_than_nxn_for_n3():
+    c = 32
+    factorized = _conv_weights(layers.Conv2D(c, (1, 3), padding="same", use_bias=False),
+                               layers.Conv2D(c, (3, 1), padding="same", use_bias=False), channels=c)
+    full = _conv_weights(layers.Conv2D(c, 3, padding="same", use_bias=False), channels=c)
+    assert (factorized, full) == (6 * c * c, 9 * c * c)
+    assert math.isclose(1 - factorized / full, 1 / 3)
+
+
+@pytest.fixture(scope="module")
+def resnet50() -> keras.Model:
+    return keras.applications.ResNet50(weights=None)
+
+
+def test_vgg16_parameters_and_macs_against_its_table():
+    vgg16 = keras.applications.VGG16(weights=None)
+    assert vgg16.count_params() == 138_357_544
+    # By hand from the VGG table: (feature map side, C_in, C_out) of the 13 convolutions.
+    convs = [(224, 3, 64), (224, 64, 64), (112, 64, 128), (112, 128, 128), (56, 128, 256), (56, 256, 256),
+             (56, 256, 256), (28, 256, 512), (28, 512, 512), (28, 512, 512), (14, 512, 512), (14, 512, 512),
+             (14, 512, 512)]
+    hand = sum(s * s * 9 * cin * cout for s, cin, cout in convs) + 7 * 7 * 512 * 4096 + 4096 * 4096 + 4096 * 1000
+    assert models.count_macs(vgg16) == hand
+    # Our vgg_block stack reproduces the convolutional part exactly.
+    x = inputs = keras.Input((224, 224, 3))
+    for filters, n in [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]:
+        x = models.vgg_block(x, filters, n)
+    base = keras.Model(inputs, x)
+    assert base.count_params() == _prefix_params(vgg16, "block") == 14_714_688
+    assert x.shape == (None, 7, 7, 512)
+
+
+def test_resnet50_parameters_and_macs(resnet50):
+    assert resnet50.count_params() == 25_636_712
+    assert 3.8e9 < models.count_macs(resnet50) < 3.9e9  # the paper's table: 3.8 x 10^9 multiply-adds
+
+
+@pytest.mark.parametrize("shape, filters, stride, prefix", [((56, 56, 64), 64, 1, "conv2_block1_"),
+                                                            ((56, 56, 256), 64, 1, "conv2_block2_"),
+                                                            ((56, 56, 256), 128, 2, "conv3_block1_")])
+def test_bottleneck_block_matches_resnet50(resnet50, shape, filters, stride, prefix):
+    x = keras.Input(shape)
+    y = models.bottleneck_block(x, filters, stride, use_bias=True)
+    assert keras.Model(x, y).count_params() == _prefix_params(resnet50, prefix)
+    assert y.shape == resnet50.get_layer(prefix + "out").output.shape
+
+
+# ------------------------------------------------------------------------- the MAC counter
+
+def test_count_macs_by_hand_on_a_small_net():
+    inputs = keras.Input((8, 8, 3))
+    x = layers.Conv2D(4, 3)(inputs)  # (6, 6, 4): 6*6 * 3*3*3 * 4 = 3,888
+    x = layers.DepthwiseConv2D(3, padding="same")(x)  # (6, 6, 4): 6*6 * 3*3 * 4 = 1,296
+    x = layers.Conv2D(6, 1, strides=2)(x)  # (3, 3, 6): 3*3 * 4 * 6 = 216
+    x = layers.MaxPooling2D()(x)  # (1, 1, 6): not counted
+    x = layers.Conv2D(6, 1, groups=3)(x)  # 1 * (6 / 3) * 6 = 12
+    x = layers.Dense(5)(x)  # Dense on (1, 1, 6): 1 * 6 * 5 = 30
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(7)(x)  # 5 * 7 = 35
+    model = keras.Model(inputs, outputs)
+    assert models.count_macs(model) == 3_888 + 1_296 + 216 + 12 + 30 + 35
+    assert models.count_weights(model) == 108 + 36 + 24 + 12 + 30 + 35
+
+
+def test_count_macs_separable_transposed_and_nested():
+    inner = keras.Sequential([keras.Input((4, 4, 2)), layers.Conv2DTranspose(3, 2, strides=2)], name="inner")
+    inputs = keras.Input((4, 4, 2))
+    x = inner(inputs)  # every one of the 4*4 input positions scatters 2*2*2*3 weights: 384
+    x = layers.SeparableConv2D(5, 3, padding="same")(x)  # 8*8 * (3*3*3 + 3*5) = 2,688
+    model = keras.Model(inputs, x)
+    assert models.count_macs(model) == 384 + 2_688
+    assert [row.name for row in models.layer_stats(model)][0].startswith("inner/")
+
+
+def test_alexnet_reproduces_the_slide_table():
+    stats = {row.name: row for row in models.layer_stats(models.alexnet_like())}
+    assert (stats["conv1"].weights, stats["conv1"].macs) == (11 * 11 * 3 * 96, 54 * 54 * 11 * 11 * 3 * 96)
+    assert (stats["conv2"].weights, stats["conv2"].macs) == (614_400, 26 * 26 * 614_400)
+    assert stats["fc6"].weights == 5 * 5 * 256 * 4096
+    assert stats["pool5"].output_shape == (5, 5, 256)
+
+
+def test_lenet_macs_by_hand():
+    assert models.count_macs(models.lenet5()) == 28 * 28 * 150 + 10 * 10 * 2400 + 48_000 + 10_080 + 840
+
+
+# --------------------------------------------------------------------------------- blocks
+
+def test_block_output_shapes():
+    x = keras.Input((32, 32, 16))
+    assert models.vgg_block(x, 32, 3).shape == (None, 16, 16, 32)
+    assert models.nin_block(x, 24, 5, strides=2).shape == (None, 16, 16, 24)
+    assert models.residual_block(x, 16).shape == (None, 32, 32, 16)
+    assert models.residual_block(x, 32, stride=2).shape == (None, 16, 16, 32)
+    assert models.bottleneck_block(x, 8, stride=2).shape == (None, 16, 16, 32)
+    assert models.bottleneck_block(x, 8, expansion=2).shape == (None, 32, 32, 16)
+    assert models.dense_block(x, 4, 12).shape == (None, 32, 32, 16 + 4 * 12)
+    assert models.convnext_block(x, 16).shape == (None, 32, 32, 16)
+    assert models.patch_embedding(x, 8, 64).shape == (None, 16, 64)
+    with pytest.raises(ValueError, match="channels"):
+        models.convnext_block(x, 32)
+    with pytest.raises(ValueError, match="multiple"):
+        models.patch_embedding(x, 5, 8)
+
+
+def test_inception_3a_channels_and_macs():
+    x = keras.Input((28, 28, 192))
+    y = models.inception_block(x, 64, 96, 128, 16, 32, 32)
+    assert y.shape == (None, 28, 28, 256)
+    weights = 192 * 64 + 192 * 96 + 9 * 96 * 128 + 192 * 16 + 25 * 16 * 32 + 192 * 32
+    assert models.count_macs(keras.Model(x, y)) == 28 * 28 * weights == 128_049_152  # GoogLeNet table: 128M
+    yf = models.inception_block(x, 64, 96, 128, 16, 32, 32, factorize=True)
+    assert yf.shape == (None, 28, 28, 256)
+    # 96 -> 128 by 3x3 becomes 96 -> 128 by 1x3 then 128 -> 128 by 3x1; the same for 16 -> 32 by 5x5.
+    factorized = weights - 9 * 96 * 128 + 3 * 96 * 128 + 3 * 128 * 128 - 25 * 16 * 32 + 5 * 16 * 32 + 5 * 32 * 32
+    assert models.count_weights(keras.Model(x, yf)) == factorized
+
+
+def test_residual_block_parameters_and_projection():
+    x = keras.Input((8, 8, 16))
+    same = keras.Model(x, models.residual_block(x, 16))
+    assert same.count_params() == 2 * 9 * 16 * 16 + 2 * 4 * 16  # no projection
+    down = keras.Model(x, models.residual_block(x, 32, stride=2))
+    assert down.count_params() == 9 * 16 * 32 + 9 * 32 * 32 + 16 * 32 + 3 * 4 * 32  # + 1x1 projection
+
+
+def test_residual_block_is_identity_plus_f():
+    """With zero convolution kernels F(x) = 0, so the block returns relu(x) (BN at its initial state)."""
+    x = keras.Input((6, 6, 4))
+    model = keras.Model(x, models.residual_block(x, 4))
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    data = np.random.default_rng(0).normal(size=(2, 6, 6, 4)).astype("float32")
+    np.testing.assert_allclose(model.predict(data, verbose=0), np.maximum(data, 0), rtol=0, atol=1e-6)
+
+
+def test_dense_and_convnext_blocks_parameters_by_hand():
+    x = keras.Input((56, 56, 64))
+    dense = keras.Model(x, models.dense_block(x, 6, 32))
+    channels = [64 + 32 * i for i in range(6)]  # DenseNet-121's first block, BN has 4 params per channel
+    assert dense.count_params() == sum(4 * c + c * 128 + 4 * 128 + 9 * 128 * 32 for c in channels) == 338_304
+    y = keras.Input((56, 56, 96))
+    block = keras.Model(y, models.convnext_block(y, 96))  # ConvNeXt-T stage 1 block
+    assert block.count_params() == (49 * 96 + 96) + 2 * 96 + (96 * 384 + 384) + (384 * 96 + 96) + 96 == 79_296
+    assert models.count_macs(block) == 56 * 56 * (49 * 96 + 2 * 96 * 384)
+
+
+def test_patch_embedding_is_a_linear_map_of_each_flattened_patch():
+    rng = np.random.default_rng(1)
+    images = rng.normal(size=(2, 8, 12, 3)).astype("float32")
+    x = keras.Input((8, 12, 3))
+    model = keras.Model(x, models.patch_embedding(x, 4, 5, position=False))
+    kernel, bias = model.layers[1].get_weights()  # (4, 4, 3, 5), (5,)
+    patches = images.reshape(2, 2, 4, 3, 4, 3).transpose(0, 1, 3, 2, 4, 5).reshape(2, 6, 48)  # row by row
+    expected = patches @ kernel.reshape(48, 5) + bias
+    np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_small_resnet_and_plainnet_have_the_same_depth():
+    res, plain = models.small_resnet(20, width=8), models.small_plainnet(20, width=8)
+    weighted = lambda m: [l for l in m.layers if isinstance(l, (layers.Conv2D, layers.Dense)) and "proj" not in l.name]  # noqa: E731
+    assert len(weighted(res)) == len(weighted(plain)) == 20
+    projections = [l for l in res.layers if "proj" in l.name]
+    assert res.count_params() - plain.count_params() == sum(l.count_params() for l in projections) > 0
+    assert not any(isinstance(l, layers.Add) for l in plain.layers)
+    assert res.output.shape == plain.output.shape == (None, 10)
+    with pytest.raises(ValueError, match="6n"):
+        models.small_resnet(21)
