@@ -13,8 +13,10 @@ setup: $(STAMP)                      ## create .venv and install lablib with its
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	# uv installs the ~2 GB of wheels in seconds from its cache; plain pip is the fallback
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[dev]' \
+	  || $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 lab: setup                           ## open JupyterLab on labs/
