@@ -63,6 +63,7 @@ _FLAGS = [  # (pattern in a student's exercise code, what the instructor may wan
     (r"\bctypes\b|\bsubprocess\b|os\.system|os\.popen|os\.fork|os\.kill|os\._exit|sys\.exit|\bexit\(|\bquit\(", "process control"),
     (r"\bopen\(|\.read_text\(|\.read_bytes\(|os\.listdir|os\.walk|scandir|\bglob\b|tf\.io|gfile", "file access"),
     (r"def\s+__eq__|def\s+__ne__|__class__\s*=", "custom equality"),
+    (r"\b(?:np|numpy)(?:\.\w+)+\s*=(?!=)", "patches NumPy"),
 ]
 
 
@@ -317,9 +318,10 @@ def _expected(plans: dict[str, LabPlan], expect: list[str] | None) -> list[str]:
 
 def _protected(labs: Path, submissions: Path, out: Path, work: Path) -> list[str]:
     paths = [labs, submissions, out, work]
-    repo = labs.resolve().parent
-    if any((repo / marker).exists() for marker in (".git", "pyproject.toml", "Makefile")):
-        paths.append(repo)  # build/autograder, release/, .git (whose objects hold the labs too)
+    for folder in [labs.resolve(), *labs.resolve().parents]:
+        if (folder / ".git").exists() or (folder / "pyproject.toml").exists():
+            paths.append(folder)  # the repository: build/autograder, release/, .git (its objects hold the labs too)
+            break
     return sorted({os.path.realpath(p) for p in paths})
 
 

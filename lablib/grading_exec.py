@@ -34,7 +34,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from lablib.grading_kernel import PURGE_TRIGGER
-from lablib.grading_plan import TOKEN_PREFIX, RunCell
+from lablib.grading_plan import TOKEN_PREFIX, RunCell, defined_names
 
 __all__ = ["ExecOptions", "CellResult", "Sandbox", "execute", "run_sync"]
 
@@ -182,6 +182,8 @@ class _Client(NotebookClient):
             if token and TOKEN_PREFIX + token in content["text"]:
                 self.seen.add(cell_index)
             content["text"] = _TOKEN_LINE.sub("", content["text"])
+            if not content["text"]:
+                return None
         if kind == "error":  # always kept, but never huge
             content["evalue"] = str(content.get("evalue", ""))[:4000]
             content["traceback"] = [str(line)[:4000] for line in content.get("traceback", [])[-40:]]
@@ -210,7 +212,8 @@ class _Session:
         error = {"ename": "TimeoutError", "evalue": "", "traceback": []}
         self.client = _Client(nb, tokens, options.output_limit, km=self.km, allow_errors=True, interrupt_on_timeout=True,
                               error_on_timeout=error, iopub_timeout=4, startup_timeout=120, record_timing=False,
-                              shutdown_kernel="immediate", coalesce_streams=True)
+                              shutdown_kernel="immediate",
+                              coalesce_streams=False)  # nbclient's coalescing regex is quadratic in a line's length
         self.log = open(sandbox.job / f"kernel-{number}.log", "wb")
 
     async def start(self, env: dict[str, str]) -> None:
@@ -322,6 +325,8 @@ async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) 
     deadline = time.monotonic() + options.timeout
     tokens = {i: c.token for i, c in enumerate(cells) if c.token}
     position, skip, sessions = 0, set(), 0
+    names = set().union(*(defined_names(c.source) for c in cells if c.kind == "exercise"))
+    poisoned: dict[str, str] = {}  # exercise function -> how its test ended (crash or timeout)
     while position < len(cells):
         session = _Session(_notebook(cells), tokens, sandbox, options, sessions)
         sessions += 1
@@ -332,7 +337,7 @@ async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) 
                 skip.add(broken)
                 results[broken].note = "this cell broke the kernel again when it was re-run after a crash"
             else:
-                position = await _run_from(session, cells, results, position, skip, deadline)
+                position = await _run_from(session, cells, results, position, skip, deadline, (names, poisoned))
         except (asyncio.TimeoutError, RuntimeError, OSError) as exc:
             note = "the notebook time limit ran out" if isinstance(exc, asyncio.TimeoutError) else str(exc)
             _not_run(cells, results, position, f"not run: {note}")
@@ -350,9 +355,18 @@ async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) 
     return results
 
 
+def _calls(source: str, names: set[str]) -> list[str]:
+    return sorted(n for n in names if re.search(rf"\b{re.escape(n)}\b", source))
+
+
 async def _run_from(session: _Session, cells: list[RunCell], results: list[CellResult], position: int,
-                    skip: set[int], deadline: float) -> int:
-    """Run cells from ``position``; return where to resume after a crash (len(cells) when done)."""
+                    skip: set[int], deadline: float, exercises: tuple[set[str], dict[str, str]]) -> int:
+    """Run cells from ``position``; return where to resume after a crash (len(cells) when done).
+
+    An instructor cell that calls an exercise function whose test crashed or timed out
+    is skipped: it would only crash or time out again, and it earns nothing.
+    """
+    names, poisoned = exercises
     for index in range(position, len(cells)):
         cell = cells[index]
         if cell.kind == "markdown":
@@ -360,8 +374,16 @@ async def _run_from(session: _Session, cells: list[RunCell], results: list[CellR
         if time.monotonic() >= deadline:
             _not_run(cells, results, index, "not run: the notebook time limit ran out")
             return len(cells)
+        bad = _calls(cell.source, set(poisoned)) if cell.kind == "code" else []
+        if bad:
+            results[index].note = f"skipped: it calls {', '.join(bad)}, whose test {poisoned[bad[0]]}"
+            skip.add(index)
+            continue
         result = await session.run(cell, index, deadline)
         results[index] = result
+        if cell.test is not None and result.status in ("died", "timeout"):
+            how = "crashed the kernel" if result.status == "died" else "timed out"
+            poisoned.update({n: how for n in _calls(cell.test.code, names)})
         if result.status == "timeout":
             skip.add(index)  # a re-run after a crash would only time out again
         if result.status == "died" or (result.status == "timeout" and await session.quiet("", 10) != "ok"):

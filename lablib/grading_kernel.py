@@ -164,7 +164,7 @@ _PATH_EVENTS = {  # event -> positions of path arguments
     "os.mkdir": (0,), "os.truncate": (0,), "os.chmod": (0,), "os.chown": (0,), "os.utime": (0,),
     "shutil.rmtree": (0,), "os.chdir": (0,),
 }
-_SNAPSHOT_MODULES = ("builtins", "lablib", "lablib.checks", "math", "operator", "numpy", "numpy.linalg")
+_SNAPSHOT_MODULES = ("builtins", "base64", "binascii", "lablib", "lablib.checks", "math", "operator", "numpy", "numpy.linalg")
 _SYS_ATTRIBUTES = ("stdout", "stderr", "displayhook", "excepthook", "audit")
 
 
@@ -223,9 +223,10 @@ def install(config: dict[str, Any]) -> None:
         config: ``protected`` (paths the notebook may not touch) and ``own`` (paths inside
             them that it may: its job folder).
     """
+    import base64  # noqa: F401  (snapshotted below: test cells decode themselves with it)
     import platform
 
-    import numpy  # noqa: F401  (snapshotted below)
+    import numpy  # noqa: F401
 
     import lablib.checks  # noqa: F401
 

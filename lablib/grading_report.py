@@ -108,7 +108,8 @@ def notebook_status(cells: Sequence[RunCell], results: Sequence[CellResult], out
         found = first(predicate)
         if found:
             cell, result = found
-            return status, f"{_where(cell)}: {clean(result.evalue or result.ename, 160)}; {summary}"
+            what = f"{result.ename}: {result.evalue}" if status == "memory" else result.evalue or result.ename
+            return status, f"{_where(cell)}: {clean(what, 160)}; {summary}"
     return "graded", summary
 
 
@@ -166,9 +167,11 @@ def write_executed(path: Path, plan: LabPlan, cells: Sequence[RunCell], results:
             continue
         node = nbformat.v4.new_code_cell(cell.shown)
         outputs = [o for o in result.outputs if o.get("output_type") != "error"] if cell.test else list(result.outputs)
-        if cell.test is not None and (result.ename or result.status != "ok"):  # no traceback: it would quote hidden lines
-            outputs.append(nbformat.v4.new_output("error", ename=result.ename or result.status,
-                                                  evalue=clean(result.evalue or result.note, 2000), traceback=[]))
+        if cell.test is not None and result.status != "not_run" and (result.ename or result.status != "ok"):
+            outputs.append(nbformat.v4.new_output("error", ename=result.ename or result.status,  # no traceback:
+                                                  evalue=clean(result.evalue, 2000), traceback=[]))  # it quotes hidden lines
+        elif cell.test is None and result.status in ("died", "timeout"):
+            outputs.append(nbformat.v4.new_output("stream", name="stderr", text=f"[grader: {result.evalue}]\n"))
         if result.truncated:
             outputs.append(nbformat.v4.new_output("stream", name="stderr",
                                                   text=f"[grader: {result.truncated / 1e6:.1f} MB of output not kept]\n"))
