@@ -93,7 +93,10 @@ def setup(
     _quiet_tensorflow()
     with _native_stderr_silenced():
         import keras
+        import tensorflow as tf
 
+        tf.get_logger().setLevel(logging.ERROR)  # e.g. retracing warnings
+        tf.autograph.set_verbosity(0)
         device = describe_device()
     from lablib import __version__, datasets
 
