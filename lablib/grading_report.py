@@ -193,10 +193,12 @@ def plot_scores(rows: Sequence[dict], path: Path) -> Path:
     labs = sorted({r["lab"] for r in rows})
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
     bins = [i * 10 for i in range(11)]
-    values = [[100 * float(r["score"]) / float(r["max_score"]) for r in rows if r["lab"] == lab and float(r["max_score"] or 0)]
-              for lab in labs]
-    left.hist(values, bins=bins, label=labs, stacked=True, edgecolor="white")
-    left.set(xlabel="score (% of the lab's maximum)", ylabel="submissions", title="Score distribution", xticks=bins)
+    values = [[100 * float(r["score"]) / float(r["max_score"]) for r in rows
+               if r["lab"] == lab and r["status"] != "missing" and float(r["max_score"] or 0)] for lab in labs]
+    left.hist(values, bins=bins, label=[f"{lab} (n={len(v)})" for lab, v in zip(labs, values)], stacked=True,
+              edgecolor="white")
+    left.set(xlabel="score (% of the lab's maximum; 100 falls in the last bar)", ylabel="submissions",
+             title="Scores of the submitted notebooks (missing ones left out)", xticks=bins)
     left.legend(fontsize=8)
     statuses = [s for s in STATUSES if any(r["status"] == s for r in rows)]
     counts = [sum(r["status"] == s for r in rows) for s in statuses]

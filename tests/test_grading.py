@@ -137,8 +137,9 @@ def test_hidden_tests_never_reach_a_student_or_a_kernel(graded, tmp_path):
     for path in report.out.rglob("*"):
         if path.is_file():
             assert SENTINEL not in path.read_text(errors="replace"), path
-    executed = (report.out / "hostile_reader" / LAB99 / "executed.ipynb").read_text()
-    assert "found: []" in executed and "LEAKED" not in executed
+    executed = nbformat.read(report.out / "hostile_reader" / LAB99 / "executed.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "found: []" in printed and "LEAKED" not in printed  # every read of labs/, build/, /tmp, other students failed
     assert leftovers == set(), "the grader's work folder (rebuilt notebooks, kernel files) must be removed"
     release_all(FIXTURES / "labs", tmp_path / "release", tmp_path / "autograder")
     assert SENTINEL not in (tmp_path / "release" / f"{LAB99}.ipynb").read_text()
