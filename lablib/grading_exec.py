@@ -36,13 +36,17 @@ from nbclient.exceptions import DeadKernelError
 from lablib.grading_kernel import PURGE_TRIGGER
 from lablib.grading_plan import TOKEN_PREFIX, RunCell, defined_names
 
-__all__ = ["ExecOptions", "CellResult", "Sandbox", "execute", "run_sync"]
+__all__ = ["ExecOptions", "ExecutionError", "CellResult", "Sandbox", "execute", "run_sync"]
 
 _TOKEN_LINE = re.compile(re.escape(TOKEN_PREFIX) + r"\S*\n?")
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "CONDA_PREFIX",
              "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
              "TF_NUM_INTEROP_THREADS", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND")
 _SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/dev")
+
+
+class ExecutionError(RuntimeError):
+    """The grader could not run the notebook (a kernel that would not start): no score."""
 
 
 @dataclass
@@ -338,10 +342,11 @@ async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) 
                 results[broken].note = "this cell broke the kernel again when it was re-run after a crash"
             else:
                 position = await _run_from(session, cells, results, position, skip, deadline, (names, poisoned))
-        except (asyncio.TimeoutError, RuntimeError, OSError) as exc:
-            note = "the notebook time limit ran out" if isinstance(exc, asyncio.TimeoutError) else str(exc)
-            _not_run(cells, results, position, f"not run: {note}")
+        except asyncio.TimeoutError:
+            _not_run(cells, results, position, "not run: the notebook time limit ran out")
             break
+        except (RuntimeError, OSError) as exc:  # the kernel or its sandbox would not start: not the student's doing
+            raise ExecutionError(f"kernel {sessions} did not start: {exc}") from exc
         finally:
             await session.close()
         if position >= len(cells):

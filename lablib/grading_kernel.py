@@ -121,10 +121,12 @@ def _set_limits(limits: dict[str, int]) -> None:
     import resource
 
     names = {"memory": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "file_size": resource.RLIMIT_FSIZE}
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash must not leave a core file
-    for key, value in limits.items():
-        if value and key in names:
-            resource.setrlimit(names[key], (value, value))
+    wanted = [(resource.RLIMIT_CORE, 0)] + [(names[k], v) for k, v in limits.items() if v and k in names]
+    for limit, value in wanted:  # no core files after a crash; memory, CPU and file-size caps
+        try:
+            resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError) as exc:  # macOS refuses RLIMIT_AS, for one
+            print(f"lablib grading kernel: cannot set resource limit {limit}: {exc}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:

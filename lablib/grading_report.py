@@ -36,7 +36,7 @@ STATUSES = {
     "invalid": "the file is not a readable notebook (malformed JSON, empty, not a notebook): 0 points",
     "wrong_lab": "the file named for this lab holds another lab's notebook: 0 points for this lab",
     "missing": "no notebook for this lab in the student's folder: 0 points",
-    "error": "the grader itself failed on this submission (a bug or the machine): re-run; no score",
+    "error": "the grader itself failed on this submission (a bug or the machine): re-run it (0 until then)",
 }
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -103,12 +103,13 @@ def notebook_status(cells: Sequence[RunCell], results: Sequence[CellResult], out
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         summary += "; first failure: " + clean(f"{failed[0].name}: {failed[0].output}", 160)
-    for status, predicate in [("crashed", lambda r: r.status == "died"), ("timeout", lambda r: r.status == "timeout"),
+    for status, predicate in [("crashed", lambda r: r.status == "died"),
+                              ("timeout", lambda r: r.status == "timeout" or "time limit ran out" in r.note),
                               ("memory", lambda r: r.ename in ("MemoryError", "_ArrayMemoryError"))]:
         found = first(predicate)
         if found:
             cell, result = found
-            what = f"{result.ename}: {result.evalue}" if status == "memory" else result.evalue or result.ename
+            what = f"{result.ename}: {result.evalue}" if status == "memory" else result.evalue or result.note or result.ename
             return status, f"{_where(cell)}: {clean(what, 160)}; {summary}"
     return "graded", summary
 

@@ -231,6 +231,14 @@ def test_flags_point_at_suspicious_code():
     assert flag_code(["def add(a, b):\n    return a + b"]) == []
 
 
+def test_a_kernel_that_cannot_start_is_the_graders_error_not_a_zero(tmp_path):
+    subs = tmp_path / "subs"
+    shutil.copytree(FIXTURES / "submissions" / "renamed", subs / "renamed")
+    report = grade(subs, tmp_path / "out", labs=FIXTURES / "labs", options=GradeOptions(memory_gib=0.1, progress=False))
+    (row,) = report.rows
+    assert row["status"] == "error" and "did not start" in row["reason"]
+
+
 def test_grade_stops_on_an_unknown_expected_lab(tmp_path):
     (tmp_path / "subs").mkdir()
     with pytest.raises(ValueError, match="names 0 labs"):
