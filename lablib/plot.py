@@ -73,22 +73,23 @@ def image_grid(images: Sequence[np.ndarray] | np.ndarray, labels: Sequence[Any] 
 
 
 def plot_history(history: Any, metrics: Sequence[str] | None = None, *, title: str | None = None,
-                 others: Mapping[str, Any] | None = None) -> Figure:
+                 others: Mapping[str, Any] | None = None, label: str = "") -> Figure:
     """Training curves from a Keras ``History`` (or its ``.history`` dict).
 
     One panel per metric (``loss``, ``accuracy``...), training solid, validation dashed.
-    ``others={"with BN": hist2}`` draws more runs on the same panels, to compare.
+    ``others={"with BN": hist2}`` draws more runs on the same panels, to compare;
+    ``label`` names the first run in the legend.
     """
-    runs = {"": history, **(others or {})}
-    logs = {label: dict(getattr(h, "history", h)) for label, h in runs.items()}
-    first = logs[""]
+    runs = {label: history, **(others or {})}
+    logs = {name: dict(getattr(h, "history", h)) for name, h in runs.items()}
+    first = logs[label]
     metrics = list(metrics or [k for k in first if not k.startswith("val_") and k not in ("learning_rate", "lr")])
     if not metrics:
         raise ValueError(f"nothing to plot: the history has keys {sorted(first)}")
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
-        for (label, log), color in zip(logs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
-            prefix = f"{label} " if label else ("" if len(logs) == 1 else "run ")
+        for (name, log), color in zip(logs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+            prefix = f"{name} " if name else ("" if len(logs) == 1 else "run ")
             for key, style, kind in ((metric, "-", "train"), (f"val_{metric}", "--", "val")):
                 if key in log:
                     epochs = np.arange(1, len(log[key]) + 1)

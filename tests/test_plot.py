@@ -38,6 +38,8 @@ def test_plot_history_panels_and_runs():
     assert loss_ax.get_title() == "loss" and acc_ax.get_title() == "accuracy"
     assert len(loss_ax.lines) == 3  # run train, run val, with BN train
     assert {t.get_text() for t in loss_ax.get_legend().get_texts()} == {"run train", "run val", "with BN train"}
+    fig = plot.plot_history(h, others={"with BN": h}, label="plain")
+    assert "plain train" in {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
     with pytest.raises(ValueError, match="nothing to plot"):
         plot.plot_history({"val_loss": [1.0]})
 
