@@ -8,7 +8,8 @@ import math
 from typing import Any, Mapping, Sequence
 
 import matplotlib
-
+import matplotlib.patches
+import matplotlib.ticker
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
@@ -95,6 +96,7 @@ def plot_history(history: Any, metrics: Sequence[str] | None = None, *, title: s
                     epochs = np.arange(1, len(log[key]) + 1)
                     ax.plot(epochs, log[key], style, color=color, marker="o", ms=3, label=f"{prefix}{kind}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.grid(alpha=0.3)
