@@ -18,12 +18,16 @@ builds the walls the kernel needs before any of it runs:
   ``lablib.checks`` or NumPy functions, and signals to other processes. At the start of
   every test cell (recognized by :data:`TEST_TRIGGER`) it puts back the original
   ``lablib.checks``, ``lablib``, NumPy and ``builtins`` attributes, ``sys.modules``
-  entries and ``sys.stdout``/``stderr``, so a student's monkeypatch does not reach the
-  tests; a :data:`PURGE_TRIGGER` request drops test cells' source from ``linecache``.
+  entries and ``sys.stdout``/``stderr``, removes global shadows of ``exec``/``print``,
+  stops interval timers and ``gc`` callbacks, so a monkeypatch made in an exercise cell
+  does not reach the tests; it also refuses new threads and audit hooks (code that could
+  run in the middle of a test). A :data:`PURGE_TRIGGER` request drops test cells' source
+  from ``linecache`` and their tracebacks.
 
 This is a guard against the attacks a course sees, not a proof against a determined
-attacker: code in the same interpreter can still inspect the frames of the test that
-calls it. The grader adds a positive check (a per-test token printed as the test's last
+attacker: a student's function runs inside the test that calls it, in the same
+interpreter, and can still inspect that test's frame or patch the checks that run after
+it returns. The grader adds a positive check (a per-test token printed as the test's last
 line) so tests that were skipped or silenced score zero.
 """
 
@@ -159,6 +163,7 @@ _DENIED = {
     "ctypes.string_at": "ctypes", "ctypes.wstring_at": "ctypes", "ctypes.PyObj_FromPtr": "ctypes",
     "gc.get_objects": "gc object walks", "gc.get_referrers": "gc object walks", "gc.get_referents": "gc object walks",
     "sys.settrace": "tracing", "sys.setprofile": "tracing", "sys._current_frames": "other threads' frames",
+    "sys.addaudithook": "audit hooks", "_thread.start_new_thread": "threads (code that runs during the tests)",
 }
 _PATH_EVENTS = {  # event -> positions of path arguments
     "open": (0,), "os.listdir": (0,), "os.scandir": (0,), "sqlite3.connect": (0,), "os.link": (0, 1),
@@ -233,7 +238,15 @@ def install(config: dict[str, Any]) -> None:
     import lablib.checks  # noqa: F401
 
     platform.processor()  # cached now; computing it later would start `uname -p`
+    import builtins
+    import gc
+    import signal
+
     saved_dicts, saved_modules, saved_sys, protected_functions = _snapshot()
+    saved_gc_callbacks = list(gc.callbacks)
+    timers = [signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF]
+    genuine = {name: getattr(builtins, name) for name in ("exec", "__import__", "print", "str", "bytes")}
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
     forbidden = _make_path_check(tuple(config["protected"]), tuple(config["own"]), os.getpid())
     pid, modules, code_type = os.getpid(), sys.modules, type(_purge.__code__)
 
@@ -243,6 +256,15 @@ def install(config: dict[str, Any]) -> None:
         modules.update(saved_modules)
         for attribute, value in saved_sys.items():
             setattr(sys, attribute, value)
+        gc.callbacks[:] = saved_gc_callbacks
+        for timer in timers:  # no handler may fire in the middle of a test
+            signal.setitimer(timer, 0)
+        namespace = getattr(shell, "user_ns", None)
+        if isinstance(namespace, dict):  # a student's global `exec` or `print` would shadow the builtin
+            for name, value in genuine.items():
+                if name in namespace and namespace[name] is not value:
+                    del namespace[name]
+            namespace["__builtins__"] = builtins
 
     def guard(event: str, args: tuple) -> None:
         why = _DENIED.get(event)
