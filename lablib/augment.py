@@ -4,6 +4,8 @@ Lab 10 builds its pipelines with albumentations (https://albumentations.ai) and 
 Keras through a :class:`keras.utils.PyDataset`. This module holds the small pieces that
 lab reuses, so that the notebook shows the ideas and not the plumbing:
 
+- :func:`compose`: ``A.Compose`` with a seed, where every transform gets its own random
+  stream (albumentations 2.0's ``Compose(seed=s)`` gives all of them the same one).
 - :func:`train_pipeline`: random crop, flip, small rotation, colour jitter, blur, then
   normalization; a different image every call.
 - :func:`val_pipeline`: resize and normalize only, the same image every call.
@@ -30,11 +32,44 @@ import cv2
 import keras
 import numpy as np
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "train_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "compose", "train_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"]
 
 #: Per-channel mean and standard deviation of ImageNet, RGB in [0, 1] (the usual convention).
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+def _spread_seeds(transform: A.BasicTransform | A.BaseCompose, seeds: np.random.SeedSequence) -> None:
+    """Give each child of a composition (recursively) its own seed, spawned from ``seeds``."""
+    children = transform.transforms if isinstance(transform, A.BaseCompose) else []
+    for child, child_seeds in zip(children, seeds.spawn(len(children))):
+        child.set_random_seed(int(child_seeds.generate_state(1)[0]))
+        _spread_seeds(child, child_seeds)
+
+
+def compose(transforms: Sequence[A.BasicTransform | A.BaseCompose], *, seed: int | None = None,
+            **kwargs: Any) -> A.Compose:
+    """``A.Compose(transforms, seed=seed, **kwargs)`` whose transforms draw independent random numbers.
+
+    albumentations 2.0's ``Compose(seed=s)`` seeds *every* transform with the same ``s``, so
+    two transforms that draw the same random numbers decide alike: ``HorizontalFlip(p=0.5)``
+    and ``VerticalFlip(p=0.5)`` then fire together or not at all, on every call. Here each
+    transform (and each transform inside a ``OneOf`` or nested ``Compose``) gets its own seed,
+    spawned from ``seed`` with ``numpy.random.SeedSequence``: still repeatable, now independent.
+    (Nesting the result in another seeded ``Compose`` would reseed it; seed the outer one here.)
+
+    Args:
+        transforms: the transforms, in order.
+        seed: the pipeline's seed; None draws fresh, independent streams (albumentations' default).
+        **kwargs: passed to ``A.Compose`` (``bbox_params``, ``additional_targets``, ``p``...).
+
+    Returns:
+        The ``albumentations.Compose``.
+    """
+    pipeline = A.Compose(list(transforms), seed=seed, **kwargs)
+    if seed is not None:
+        _spread_seeds(pipeline, np.random.SeedSequence(seed))
+    return pipeline
 
 
 def _bbox_params(bbox_format: str | None) -> A.BboxParams | None:
@@ -62,7 +97,7 @@ def train_pipeline(size: int, *, scale: tuple[float, float] = (0.6, 1.0), hflip:
         mean, std: per-channel statistics of ``Normalize`` (pixels are first divided by 255).
         bbox_format: ``"pascal_voc"`` (``[x_min, y_min, x_max, y_max]`` pixels) etc. to
             transform boxes too (pass them as ``bboxes=`` with ``labels=``); None: no boxes.
-        seed: seed of the pipeline's random generators; the same seed gives the same
+        seed: seed of the pipeline (see :func:`compose`); the same seed gives the same
             sequence of outputs, None draws a fresh seed.
 
     Returns:
@@ -78,7 +113,7 @@ def train_pipeline(size: int, *, scale: tuple[float, float] = (0.6, 1.0), hflip:
         A.GaussianBlur(blur_limit=(3, 3), p=blur),
         A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
     ]
-    return A.Compose(transforms, bbox_params=_bbox_params(bbox_format), seed=seed)
+    return compose(transforms, bbox_params=_bbox_params(bbox_format), seed=seed)
 
 
 def val_pipeline(size: int, *, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,

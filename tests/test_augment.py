@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from lablib import augment
-from lablib.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentedDataset, apply_batch, train_pipeline, val_pipeline
+from lablib.augment import (IMAGENET_MEAN, IMAGENET_STD, AugmentedDataset, apply_batch, compose, train_pipeline,
+                            val_pipeline)
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,28 @@ def test_imagenet_constants_reproduce_the_slide_pixel():
     # Slide (seed 003): RGB (0.98, 0.84, 0.15) -> standardized (2.16, 1.71, -1.14), 2 decimals.
     pixel = (np.array([0.98, 0.84, 0.15]) - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
     np.testing.assert_allclose(pixel, [2.16, 1.71, -1.14], atol=0.005)
+
+
+def _changed_rate(pipeline, image, n):
+    return np.mean([not np.array_equal(pipeline(image=image)["image"], image) for _ in range(n)])
+
+
+def test_compose_gives_transforms_independent_streams(images):
+    # Two independent p=0.5 flips leave the image unchanged only when neither fires: P(changed) = 0.75.
+    # n = 2000 calls: standard error sqrt(0.75 * 0.25 / 2000) = 0.0097; we allow 4 of them.
+    flips = [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
+    rate = _changed_rate(compose(flips, seed=0), images[0], 2000)
+    assert abs(rate - 0.75) < 4 * 0.0097
+    one_of = compose([A.OneOf([A.HorizontalFlip(p=1.0), A.VerticalFlip(p=1.0)], p=0.5), A.Transpose(p=0.5)], seed=1)
+    both = np.mean([not np.array_equal(one_of(image=images[0])["image"], images[0]) for _ in range(2000)])
+    assert abs(both - 0.75) < 4 * 0.0097
+
+
+def test_compose_is_repeatable_with_a_seed(images):
+    make = lambda: compose([A.HorizontalFlip(p=0.5), A.ColorJitter(p=0.5), A.Rotate(limit=20, p=0.5)], seed=3)
+    a, b = make(), make()
+    for _ in range(10):
+        np.testing.assert_array_equal(a(image=images[1])["image"], b(image=images[1])["image"])
 
 
 def test_val_pipeline_is_normalization_at_same_size(images):
