@@ -11,10 +11,10 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 setup: $(STAMP)                      ## create .venv and install lablib with its dev extra
 
+# uv installs the ~2 GB of wheels in seconds from its cache; plain pip is the fallback.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	# uv installs the ~2 GB of wheels in seconds from its cache; plain pip is the fallback
 	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[dev]' \
 	  || $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
