@@ -254,7 +254,10 @@ class _Session:
         if code < 0:
             import signal
 
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
             hint = " (out of memory?)" if name == "SIGKILL" else " (a crash in native code)" if name == "SIGSEGV" else ""
             return f"the kernel was killed by {name}{hint}"
         return f"the kernel exited with code {code} (exit(), sys.exit in a thread or os._exit?)"
@@ -335,7 +338,10 @@ async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) 
         session = _Session(_notebook(cells), tokens, sandbox, options, sessions)
         sessions += 1
         try:
-            await asyncio.wait_for(session.start(env), max(1.0, deadline - time.monotonic()))
+            try:
+                await asyncio.wait_for(session.start(env), max(1.0, deadline - time.monotonic()))
+            except (RuntimeError, OSError) as exc:  # the kernel or its sandbox would not start: not the student's doing
+                raise ExecutionError(f"kernel {sessions} did not start: {exc}") from exc
             broken = await _replay(session, cells, position, skip, deadline) if position else None
             if broken is not None:
                 skip.add(broken)
@@ -345,8 +351,6 @@ async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) 
         except asyncio.TimeoutError:
             _not_run(cells, results, position, "not run: the notebook time limit ran out")
             break
-        except (RuntimeError, OSError) as exc:  # the kernel or its sandbox would not start: not the student's doing
-            raise ExecutionError(f"kernel {sessions} did not start: {exc}") from exc
         finally:
             await session.close()
         if position >= len(cells):
