@@ -8,6 +8,7 @@ lab reuses, so that the notebook shows the ideas and not the plumbing:
   stream (albumentations 2.0's ``Compose(seed=s)`` gives all of them the same one).
 - :func:`train_pipeline`: random crop, flip, small rotation, colour jitter, blur, then
   normalization; a different image every call.
+- :func:`cifar_pipeline`: the standard CIFAR recipe (pad 4, random 32x32 crop, flip).
 - :func:`val_pipeline`: resize and normalize only, the same image every call.
 - :func:`apply_batch`: run a pipeline on each image of a batch (with masks or boxes).
 - :class:`AugmentedDataset`: a ``PyDataset`` that augments every batch on the fly and
@@ -32,7 +33,7 @@ import cv2
 import keras
 import numpy as np
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "compose", "train_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "compose", "train_pipeline", "cifar_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"]
 
 #: Per-channel mean and standard deviation of ImageNet, RGB in [0, 1] (the usual convention).
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -114,6 +115,33 @@ def train_pipeline(size: int, *, scale: tuple[float, float] = (0.6, 1.0), hflip:
         A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
     ]
     return compose(transforms, bbox_params=_bbox_params(bbox_format), seed=seed)
+
+
+def cifar_pipeline(size: int = 32, *, pad: int = 4, mean: Sequence[float] = IMAGENET_MEAN,
+                   std: Sequence[float] = IMAGENET_STD, seed: int | None = None) -> A.Compose:
+    """The standard CIFAR-10 augmentation of He et al. (2016, section 4.2), then normalization.
+
+    "4 pixels are padded on each side, and a 32x32 crop is randomly sampled from the padded
+    image or its horizontal flip": ``PadIfNeeded`` with zeros to ``size + 2 pad``,
+    ``RandomCrop(size, size)``, ``HorizontalFlip(p=0.5)``, ``Normalize(mean, std)``. Every
+    output is the input shifted by at most ``pad`` pixels each way, mirrored half of the time.
+
+    Args:
+        size: side of the (square) input and output images.
+        pad: zero padding on each side, the largest shift.
+        mean, std: per-channel statistics of ``Normalize`` (pixels are first divided by 255).
+        seed: seed of the pipeline (see :func:`compose`).
+
+    Returns:
+        An ``albumentations.Compose`` mapping uint8 ``(size, size, C)`` to float32 ``(size, size, C)``.
+    """
+    side = size + 2 * pad
+    return compose([
+        A.PadIfNeeded(min_height=side, min_width=side, border_mode=cv2.BORDER_CONSTANT, fill=0),
+        A.RandomCrop(height=size, width=size),
+        A.HorizontalFlip(p=0.5),
+        A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
+    ], seed=seed)
 
 
 def val_pipeline(size: int, *, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,

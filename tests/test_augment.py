@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from lablib import augment
-from lablib.augment import (IMAGENET_MEAN, IMAGENET_STD, AugmentedDataset, apply_batch, compose, train_pipeline,
-                            val_pipeline)
+from lablib.augment import (IMAGENET_MEAN, IMAGENET_STD, AugmentedDataset, apply_batch, cifar_pipeline, compose,
+                            train_pipeline, val_pipeline)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,24 @@ def test_train_pipeline_shape_range_and_seed(images):
     assert not np.array_equal(outs_a[0], outs_a[6])  # same image, second call: a new variant
     other = train_pipeline(32, seed=8)(image=images[0])["image"]
     assert not np.array_equal(other, outs_a[0])
+
+
+def test_cifar_pipeline_outputs_are_shifted_or_flipped_crops_of_the_padded_image():
+    # Reference: NumPy zero padding; every output must equal one of the 2 * 9 * 9 crops exactly.
+    image = np.random.default_rng(2).integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    pipeline = cifar_pipeline(32, mean=(0, 0, 0), std=(1, 1, 1), seed=0)
+    padded = np.pad(image, ((4, 4), (4, 4), (0, 0)))
+    crops = {(flip, dy, dx): (padded[:, ::-1] if flip else padded)[dy:dy + 32, dx:dx + 32]
+             for flip in (0, 1) for dy in range(9) for dx in range(9)}
+    seen = set()
+    for _ in range(200):
+        out = np.round(pipeline(image=image)["image"] * 255.0).astype(np.uint8)
+        matches = [key for key, crop in crops.items() if np.array_equal(crop, out)]
+        assert matches, "output is not a crop of the zero-padded (possibly flipped) image"
+        seen.update(matches)
+    flips = {key[0] for key in seen}
+    shifts = {key[1:] for key in seen}
+    assert flips == {0, 1} and len(shifts) > 30  # both orientations and many of the 81 shifts occur
 
 
 def test_train_pipeline_moves_boxes_with_the_image():
@@ -167,4 +185,4 @@ def test_dataset_feeds_model_fit():
 
 
 def test_module_exports():
-    assert set(augment.__all__) >= {"train_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"}
+    assert set(augment.__all__) >= {"cifar_pipeline", "compose", "train_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"}
