@@ -51,12 +51,19 @@ def execute_notebook(path: Path, out: Path | None = None, *, timeout: int = 600,
     return nb, elapsed, error
 
 
+def _matches(stem: str, wanted: str) -> bool:
+    """``"10"`` or ``"1"`` picks lab 10 / 01 by number; other text matches part of the name."""
+    if wanted.isdigit():
+        return stem.split("_", 1)[0] == wanted.zfill(2)
+    return wanted in stem
+
+
 def run_labs(labs: Path, out: Path, *, only: list[str] | None = None, timeout: int = 600,
              profile: str | None = None) -> list[tuple[str, float, str | None]]:
-    """Execute every lab (or those whose name contains one of ``only``) into ``out``."""
+    """Execute every lab (or those ``only`` names: by number, or by part of the name) into ``out``."""
     from tqdm.auto import tqdm
 
-    paths = [p for p in sorted(Path(labs).glob("[0-9][0-9]_*.ipynb")) if not only or any(o in p.stem for o in only)]
+    paths = [p for p in sorted(Path(labs).glob("[0-9][0-9]_*.ipynb")) if not only or any(_matches(p.stem, o) for o in only)]
     if not paths:
         raise FileNotFoundError(f"no lab notebooks matching {only or '*'} in {labs}")
     results = []

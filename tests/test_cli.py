@@ -33,6 +33,13 @@ def test_run_executes_labs_and_records_times(tmp_path, capsys):
     assert "1 lab(s) ran, 1 failed: 02_fails" in capsys.readouterr().out
 
 
+def test_run_picks_labs_by_number(tmp_path):
+    from lablib.runner import _matches
+
+    assert _matches("10_data_augmentation", "10") and not _matches("08_cifar10_regularization", "10")
+    assert _matches("01_convolution_filters", "1") and _matches("08_cifar10_regularization", "cifar")
+
+
 def test_run_with_no_labs_is_a_clear_error(tmp_path, capsys):
     assert main(["run", "--labs", str(tmp_path)]) == 2
     assert "no lab notebooks" in capsys.readouterr().err
