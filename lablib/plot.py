@@ -198,7 +198,7 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, *, class_names: Sequence[s
     if class_names:
         handles = [matplotlib.patches.Patch(color=cmap(i), label=name) for i, name in enumerate(class_names)]
         axes[1].legend(handles=handles, fontsize=7, loc="upper right")
-    fig.tight_layout(rect=(0, 0, 1, 0.9) if title else None)
+    fig.tight_layout(rect=(0, 0, 1, 0.86) if title else None)
     if title:
         fig.suptitle(title)
     return fig
