@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: setup                           ## open JupyterLab on labs/
-	$(BIN)/jupyter lab --ServerApp.root_dir=labs
+	$(BIN)/jupyter lab --ServerApp.root_dir=labs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 run: setup                           ## execute every lab into build/executed/ (PROFILE=quick|standard|full)
 	$(BIN)/lablib run $(if $(PROFILE),--profile $(PROFILE))
