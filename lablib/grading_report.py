@@ -129,7 +129,7 @@ def write_results(path: Path, outcomes: Sequence[TestOutcome], *, status: str, r
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}
 .passed{color:#17692f;font-weight:bold}.failed{color:#a31515;font-weight:bold}pre{background:#f6f8fa;padding:.7em;
-overflow-x:auto;font-size:.9em}.note{color:#555}h2{margin-top:1.6em}"""
+overflow-x:auto;font-size:.9em}td pre{white-space:pre-wrap;word-break:break-word}.note{color:#555}h2{margin-top:1.6em}"""
 
 
 def _esc(text: str) -> str:
