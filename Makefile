@@ -30,7 +30,7 @@ test: export LABLIB_PROFILE = quick
 test: export LABLIB_OFFLINE = 1
 test: export TF_CPP_MIN_LOG_LEVEL = 2
 test: setup
-	$(BIN)/python -m pytest tests labs --nbval-lax --nbval-cell-timeout=300 -p lablib.pytest_timings -q
+	$(BIN)/python -m pytest tests labs --nbval-lax --nbval-cell-timeout=300 -p lablib.pytest_plugin -q
 
 release: setup                       ## student notebooks -> release/, grading material -> build/autograder/
 	$(BIN)/lablib release

@@ -1,6 +1,6 @@
 """Time a 2D convolution three ways: NumPy loops, NumPy im2col, TensorFlow.
 
-Runs ``lablib.layers.conv2d_forward/backward`` (one Python iteration per output position),
+Runs ``lablib.numpy_nn.conv2d_forward/backward`` (one Python iteration per output position),
 ``conv2d_forward_fast/backward_fast`` (im2col: a strided window view and one matrix
 product) and TensorFlow's convolution (``keras.ops.conv`` forward, ``tf.GradientTape`` for
 the backward pass) on the same float32 inputs, checks that the three agree, and prints the
@@ -79,7 +79,7 @@ def run_size(size: tuple, repeats: int, loop_repeats: int) -> dict[str, float]:
     import numpy as np
     import tensorflow as tf
 
-    from lablib import layers
+    from lablib import numpy_nn as layers
 
     n, h, w, c_in, c_out, k, stride, padding = size
     rng = np.random.default_rng(0)

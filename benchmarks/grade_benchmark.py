@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.update(LABLIB_PROFILE="quick", LABLIB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")  # as the grader
 
 from lablib.grading import GradeOptions, grade  # noqa: E402
-from lablib.release import BEGIN_SOLUTION, END_SOLUTION, release_notebook  # noqa: E402
+from lablib.grading.markers import BEGIN_SOLUTION, END_SOLUTION
+from lablib.grading.release import release_notebook  # noqa: E402
 
 
 def solved(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

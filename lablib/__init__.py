@@ -6,8 +6,8 @@ full=...)``; the rest of the library is imported by module where a lab needs it
 TensorFlow is only loaded by the modules that need it.
 """
 
+from lablib.lab_setup import setup
 from lablib.profiles import PROFILES, LabConfig, ProfileError, profile_name
-from lablib.setup import setup
 
 __version__ = "0.1.0"
 

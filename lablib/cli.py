@@ -6,11 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from lablib.profiles import PROFILES
+
 __all__ = ["main"]
 
 
 def _release(args: argparse.Namespace) -> int:
-    from lablib.release import MarkerError, release_all
+    from lablib.grading.release import MarkerError, release_all
 
     try:
         written = release_all(Path(args.labs), Path(args.out), Path(args.autograder))
@@ -22,18 +24,18 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from lablib import datafiles
+    from lablib.datasets import fallback
 
     if args.check:
         problems = []
-        for name in datafiles.manifest(args.out):
+        for name in fallback.manifest(args.out):
             try:
-                datafiles.verify(name, args.out)
-            except datafiles.DataFileError as exc:
+                fallback.verify(name, args.out)
+            except fallback.DataFileError as exc:
                 problems.append(str(exc))
-        print("\n".join(problems) or f"data/ matches {datafiles.MANIFEST}")
+        print("\n".join(problems) or f"data/ matches {fallback.MANIFEST}")
         return 1 if problems else 0
-    written = datafiles.build_all(Path(args.out) if args.out else None, args.only)
+    written = fallback.build_all(Path(args.out) if args.out else None, args.only)
     for path in written:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
@@ -50,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from lablib import __version__, datasets, profiles
-    from lablib.setup import _quiet_tensorflow, describe_device
+    from lablib.lab_setup import _quiet_tensorflow, describe_device
 
     _quiet_tensorflow()
     import keras
@@ -65,7 +67,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from lablib.grading import GradeOptions, grade
-    from lablib.release import MarkerError
+    from lablib.grading.release import MarkerError
 
     options = GradeOptions(workers=args.workers, timeout=args.timeout, cell_timeout=args.cell_timeout,
                            memory_gib=args.memory, progress=not args.quiet)
@@ -96,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labs", default="labs")
     p.add_argument("--out", default="build/executed")
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell")
-    p.add_argument("--profile", choices=("quick", "standard", "full"), default=None)
+    p.add_argument("--profile", choices=PROFILES, default=None)
     p.set_defaults(func=_run)
     p = sub.add_parser("info", help="print profile, Keras backend, device and data mode")
     p.set_defaults(func=_info)

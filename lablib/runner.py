@@ -12,6 +12,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from lablib.course import find_labs
+
 __all__ = ["execute_notebook", "run_labs"]
 
 
@@ -63,7 +65,7 @@ def run_labs(labs: Path, out: Path, *, only: list[str] | None = None, timeout: i
     """Execute every lab (or those ``only`` names: by number, or by part of the name) into ``out``."""
     from tqdm.auto import tqdm
 
-    paths = [p for p in sorted(Path(labs).glob("[0-9][0-9]_*.ipynb")) if not only or any(_matches(p.stem, o) for o in only)]
+    paths = [p for p in find_labs(labs) if not only or any(_matches(p.stem, o) for o in only)]
     if not paths:
         raise FileNotFoundError(f"no lab notebooks matching {only or '*'} in {labs}")
     results = []

@@ -6,7 +6,7 @@ import shutil
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from lablib import datafiles
+from lablib.datasets import fallback as datafiles
 from lablib.cli import main
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import sys
 import warnings
 from typing import Any, Iterator, Mapping
 
 from lablib import profiles
-
-LAB_NAME = re.compile(r"^\d{2}_[a-z0-9_]+$")
+from lablib.course import LAB_NAME
 
 
 def _quiet_tensorflow() -> None:

@@ -4,15 +4,15 @@
 student's notebook of every lab in ``labs/`` (or ``--expect``):
 
 1. find each student's notebooks and tell which lab each one is by its content
-   (:mod:`lablib.grading_submissions`);
+   (:mod:`lablib.grading.submissions`);
 2. rebuild the notebook from the instructor's version with only the student's exercise
-   cells, hidden tests put back (:mod:`lablib.grading_plan`);
+   cells, hidden tests put back (:mod:`lablib.grading.plan`);
 3. run it in its own sandboxed kernel, quick profile, offline, with time and memory
-   limits (:mod:`lablib.grading_exec`, :mod:`lablib.grading_kernel`), in parallel
+   limits (:mod:`lablib.grading.execute`, :mod:`lablib.grading.sandbox`), in parallel
    worker processes;
 4. score each ``# TEST name (N points)`` cell on its own and write ``results.json``,
    ``feedback.html`` and ``executed.ipynb`` per submission, ``gradebook.csv`` (one row
-   per student and expected lab) and ``scores.png`` (:mod:`lablib.grading_report`).
+   per student and expected lab) and ``scores.png`` (:mod:`lablib.grading.report`).
 
 Statuses (the ``status`` column):
 
@@ -31,7 +31,6 @@ The grader never stops on a bad submission: every (student, lab) gets a row.
 from __future__ import annotations
 
 import csv
-import multiprocessing
 import os
 import re
 import secrets
@@ -40,16 +39,17 @@ import statistics
 import tempfile
 import time
 import traceback
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from lablib.grading_exec import ExecOptions, Sandbox, readable_paths, run_sync
-from lablib.grading_plan import LabPlan, load_plan, match_exercises, rebuild
-from lablib.grading_report import STATUSES, notebook_status, plot_scores, score_tests, write_executed, write_feedback, write_results
-from lablib.grading_submissions import Candidate, find_candidates, read_notebook
+from lablib.course import find_labs
+from lablib.grading.execute import ExecOptions, Sandbox, readable_paths, run_sync
+from lablib.grading.pool import run_jobs
+from lablib.grading.plan import LabPlan, load_plan, match_exercises, rebuild
+from lablib.grading.report import STATUSES, notebook_status, plot_scores, score_tests, write_executed, write_feedback, write_results
+from lablib.grading.submissions import Candidate, find_candidates, read_notebook
 
 __all__ = ["GradeOptions", "GradeReport", "grade", "grade_one", "flag_code", "STATUSES", "COLUMNS"]
 
@@ -176,108 +176,6 @@ def _grade_safely(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any
         return {**job["error_row"], "reason": f"grader error: {last}"}
 
 
-def _worker_main(conn: Any, context: dict[str, Any]) -> None:
-    """A worker process: grade the jobs it is sent until it gets None."""
-    while True:
-        try:
-            job = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        conn.send(_grade_safely(job, context))
-
-
-# ---------------------------------------------------------------- the pool
-
-class _Worker:
-    def __init__(self, ctx: Any, context: dict[str, Any]) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, context), daemon=True)
-        self.process.start()
-        child.close()
-        self.job: dict[str, Any] | None = None
-        self.started = 0.0
-
-    def submit(self, job: dict[str, Any]) -> None:
-        self.job, self.started = job, time.monotonic()
-        self.conn.send(job)
-
-    def kill(self) -> None:
-        """Stop this worker and the kernels it started (they run in their own sessions)."""
-        import signal
-
-        for pid_file in Path(self.job["job_dir"]).glob("kernel-*.pid") if self.job else []:
-            try:
-                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-        self.process.kill()
-        self.process.join(5)
-
-
-def _run_jobs(jobs: list[dict[str, Any]], context: dict[str, Any], workers: int, progress: bool,
-              hard_limit: float) -> list[dict[str, Any]]:
-    """Grade ``jobs`` in ``workers`` processes; a job whose worker dies is retried once."""
-    from tqdm.auto import tqdm
-
-    ctx = multiprocessing.get_context("spawn")
-    pending, rows, pool = deque(jobs), [], []
-    bar = tqdm(total=len(jobs), desc="grading", unit="notebook", disable=not progress)
-    try:
-        pool = [_Worker(ctx, context) for _ in range(max(1, min(workers, len(jobs))))]
-        while pending or any(w.job for w in pool):
-            for worker in pool:
-                if worker.job is None and pending:
-                    worker.submit(pending.popleft())
-            busy = [w for w in pool if w.job]
-            wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0)
-            for i, worker in enumerate(pool):
-                row = _collect(worker, pending, hard_limit)
-                if row is not None:
-                    rows.append(row)
-                    bar.update(1)
-                    bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in Counter(r["status"] for r in rows).items()))
-                if worker.job is None and pending and not worker.process.is_alive():
-                    pool[i] = _Worker(ctx, context)
-    finally:
-        bar.close()
-        for worker in pool:
-            try:
-                worker.conn.send(None)
-            except OSError:
-                pass
-            worker.process.join(5)
-            if worker.process.is_alive():
-                worker.kill()
-    return rows
-
-
-def _collect(worker: _Worker, pending: deque, hard_limit: float) -> dict[str, Any] | None:
-    """The row ``worker`` finished, if any; handles a dead or overrunning worker."""
-    job = worker.job
-    if job is None:
-        return None
-    if worker.conn.poll():
-        try:
-            row = worker.conn.recv()
-            worker.job = None
-            return row
-        except (EOFError, OSError):
-            pass
-    overrun = time.monotonic() - worker.started > hard_limit
-    if worker.process.is_alive() and not overrun:
-        return None
-    worker.kill()
-    worker.job = None
-    if overrun:
-        return {**job["error_row"], "status": "timeout", "reason": f"grading took longer than {hard_limit:.0f} s; stopped"}
-    if not job.get("retried"):
-        pending.appendleft({**job, "retried": True})
-        return None
-    return {**job["error_row"], "reason": f"grader error: the worker process died twice (exit code {worker.process.exitcode})"}
-
-
 # ---------------------------------------------------------------- the class
 
 def _choose(student: str, lab: str, candidates: list[Candidate], root: Path) -> tuple[Candidate | None, str, str, list[str]]:
@@ -330,7 +228,7 @@ def grade(submissions: Path, out: Path, *, labs: Path = Path("labs"), expect: li
     """Grade every student's notebooks into ``out``.
 
     Args:
-        submissions: one folder per student (or loose files, see :mod:`lablib.grading_submissions`).
+        submissions: one folder per student (or loose files, see :mod:`lablib.grading.submissions`).
         out: where ``gradebook.csv``, ``scores.png`` and ``<student>/<lab>/`` go.
         labs: the instructor notebooks (with solutions and hidden tests).
         expect: the labs every student should have submitted (default: all in ``labs``).
@@ -342,13 +240,13 @@ def grade(submissions: Path, out: Path, *, labs: Path = Path("labs"), expect: li
     Raises:
         FileNotFoundError: no submissions folder or no lab notebooks.
         ValueError: ``expect`` names an unknown lab.
-        lablib.release.MarkerError: an instructor notebook has malformed markers.
+        lablib.grading.release.MarkerError: an instructor notebook has malformed markers.
     """
     options, start = options or GradeOptions(), time.monotonic()
     submissions, out, labs = Path(submissions), Path(out), Path(labs)
     if not submissions.is_dir():
         raise FileNotFoundError(f"no submissions folder {submissions}")
-    plans = {p.stem: load_plan(p) for p in sorted(labs.glob("[0-9][0-9]_*.ipynb"))}
+    plans = {p.stem: load_plan(p) for p in find_labs(labs)}
     if not plans:
         raise FileNotFoundError(f"no lab notebooks (NN_name.ipynb) in {labs}")
     expected = _expected(plans, expect)
@@ -359,7 +257,8 @@ def grade(submissions: Path, out: Path, *, labs: Path = Path("labs"), expect: li
         context = {"labs": str(labs.resolve()), "options": options.exec_options(), "protected": protected,
                    "read": readable_paths(protected, options.extra_read)}
         rows, jobs = _plan_rows(find_candidates(submissions, plans), expected, plans, submissions, out, work)
-        rows += _run_jobs(jobs, context, options.workers, options.progress, options.timeout + 120)
+        rows += run_jobs(jobs, _grade_safely, context, workers=options.workers, progress=options.progress,
+                         hard_limit=options.timeout + 120)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows.sort(key=lambda r: (r["student"], r["lab"]))

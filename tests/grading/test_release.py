@@ -6,7 +6,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from lablib.release import SOLUTION_STUB, MarkerError, parse_test_header, release_all, release_notebook
+from lablib.grading.markers import SOLUTION_STUB, parse_test_header
+from lablib.grading.release import MarkerError, release_all, release_notebook
 
 SOLUTION_CELL = """def f(x):
     \"\"\"Double x.\"\"\"

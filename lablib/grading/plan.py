@@ -8,7 +8,7 @@ back in. Colab keeps a cell's text but not its metadata, so a student's cell is 
 to an exercise by content: the functions it defines (``def conv1d``) first, then the
 lines it shares with the released cell (signature, docstring), never by position alone.
 
-The markers are parsed by :mod:`lablib.release` (:func:`~lablib.release.release_notebook`),
+The markers are parsed by :mod:`lablib.grading.release` (:func:`~lablib.grading.release.release_notebook`),
 the one place that knows them.
 """
 
@@ -22,12 +22,11 @@ from pathlib import Path
 
 import nbformat
 
-from lablib.grading_kernel import TEST_TRIGGER
-from lablib.release import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, SOLUTION_STUB, parse_test_header, release_notebook
+from lablib.grading.markers import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, SOLUTION_STUB, TEST_TRIGGER, TOKEN_PREFIX, parse_test_header
+from lablib.grading.release import release_notebook
 
 __all__ = ["Exercise", "Test", "LabPlan", "RunCell", "load_plan", "match_exercises", "rebuild", "TOKEN_PREFIX"]
 
-TOKEN_PREFIX = "__lablib_test_completed__ "
 _STUB_LINES = {"# YOUR CODE HERE", SOLUTION_STUB}
 _DEF = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.M)
 
@@ -121,7 +120,7 @@ def load_plan(path: Path) -> LabPlan:
     """Read an instructor notebook and work out its exercises, tests and imports.
 
     Raises:
-        lablib.release.MarkerError: the notebook's markers are malformed.
+        lablib.grading.release.MarkerError: the notebook's markers are malformed.
     """
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)

@@ -1,4 +1,4 @@
-"""Tests for lablib.models: builders against the syllabus numbers and keras.applications,
+"""Tests for lablib.architectures: builders against the syllabus numbers and keras.applications,
 the MAC counter against hand computations.
 
 References: parameter counts of ``keras.applications`` models (built with
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from lablib import models
+from lablib import architectures as models
 
 
 def _conv_weights(*convs: layers.Layer, channels: int) -> int:

@@ -22,12 +22,14 @@ from pathlib import Path
 
 import nbformat
 
-from lablib.grading_plan import LabPlan, defined_names
+from lablib.course import LAB_NAME_PATTERN
+
+from lablib.grading.plan import LabPlan, defined_names
 
 __all__ = ["Candidate", "read_notebook", "find_candidates", "code_sources", "MAX_BYTES"]
 
 MAX_BYTES = 50 * 2**20
-SETUP_CALL = re.compile(r"""\bsetup\s*\(\s*(?:lab\s*=\s*)?["'](\d{2}_[a-z0-9_]+)["']""")
+SETUP_CALL = re.compile(rf"""\bsetup\s*\(\s*(?:lab\s*=\s*)?["']({LAB_NAME_PATTERN})["']""")
 _SKIP = ("__MACOSX",)
 
 

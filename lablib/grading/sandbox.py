@@ -3,7 +3,7 @@
 Student code runs in an IPython kernel as the same user as the grader, so this module
 builds the walls the kernel needs before any of it runs:
 
-* :func:`main` is the kernel's launch command (``python -m lablib.grading_kernel``). It
+* :func:`main` is the kernel's launch command (``python -m lablib.grading.sandbox``). It
   sets resource limits (address space, CPU time, file size, no core dumps), then, where
   Linux offers it, restricts the process with **Landlock**: it may read only the Python
   installation, the ``lablib`` package, ``data/`` and system directories, and write only
@@ -38,10 +38,9 @@ import os
 import sys
 from typing import Any, Callable
 
-__all__ = ["main", "install", "landlock_abi", "TEST_TRIGGER", "PURGE_TRIGGER"]
+__all__ = ["PURGE_TRIGGER", "TEST_TRIGGER", "install", "landlock_abi", "main"]
 
-TEST_TRIGGER = "__lablib_grading_test_cell__"
-PURGE_TRIGGER = "__lablib_grading_purge__"
+from lablib.grading.markers import PURGE_TRIGGER, TEST_TRIGGER  # noqa: F401 (re-exported)
 
 # Landlock (include/uapi/linux/landlock.h); the syscall numbers are the same on every architecture.
 _SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446
@@ -134,7 +133,7 @@ def _set_limits(limits: dict[str, int]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Kernel launch command: ``python -m lablib.grading_kernel --sandbox JSON -f CONNECTION ...``.
+    """Kernel launch command: ``python -m lablib.grading.sandbox --sandbox JSON -f CONNECTION ...``.
 
     ``JSON`` holds ``limits`` (bytes / seconds) and ``read`` / ``write`` path lists; the
     remaining arguments go to ipykernel.

@@ -15,19 +15,24 @@ Malformed markers raise :class:`MarkerError` naming the notebook, cell and line.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["MarkerError", "TestSpec", "parse_test_header", "release_notebook", "release_all", "SOLUTION_STUB"]
+from lablib.course import find_labs
 
-TEST_HEADER = re.compile(r"^# TEST (?P<name>[A-Za-z_][\w.-]*) \((?P<points>\d+) points?\)\s*$")
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
-SOLUTION_STUB = "raise NotImplementedError()"
+from lablib.grading.markers import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    MARKERS,
+    SOLUTION_STUB,
+    parse_test_header,
+)
+
+__all__ = ["MarkerError", "TestSpec", "release_all", "release_notebook"]
 
 
 class MarkerError(ValueError):
@@ -42,13 +47,6 @@ class TestSpec:
     points: int
     cell: int
     hidden: str
-
-
-def parse_test_header(source: str) -> tuple[str, int] | None:
-    """``("conv_output_size", 2)`` for a cell starting ``# TEST conv_output_size (2 points)``."""
-    first = source.lstrip("\n").split("\n", 1)[0]
-    match = TEST_HEADER.match(first.strip())
-    return (match["name"], int(match["points"])) if match else None
 
 
 def _marker(line: str) -> str | None:
@@ -134,7 +132,7 @@ def release_all(labs: Path, out: Path, autograder: Path) -> list[Path]:
     Returns:
         The student notebooks written.
     """
-    sources = sorted(Path(labs).glob("[0-9][0-9]_*.ipynb"))
+    sources = find_labs(labs)
     if not sources:
         raise FileNotFoundError(f"no lab notebooks (NN_name.ipynb) in {labs}")
     released = []

@@ -1,4 +1,4 @@
-"""pytest plugin (``-p lablib.pytest_timings``): write each notebook's wall time to
+"""pytest plugin (``-p lablib.pytest_plugin``): write each notebook's wall time to
 ``build/timings.csv`` (columns ``lab,profile,seconds,cells,failed``).
 
 nbval runs a notebook as one test item per cell; the plugin sums the items' setup,

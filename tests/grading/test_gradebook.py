@@ -21,14 +21,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lablib.grading import COLUMNS, GradeOptions, _choose, flag_code, grade
-from lablib.grading_exec import carve, readable_paths
-from lablib.grading_plan import load_plan, match_exercises, rebuild
-from lablib.grading_report import STATUSES
-from lablib.grading_submissions import Candidate, find_candidates, read_notebook
-from lablib.release import BEGIN_SOLUTION, END_SOLUTION, release_all, release_notebook
+from lablib.grading.gradebook import COLUMNS, GradeOptions, _choose, flag_code, grade
+from lablib.grading.execute import carve, readable_paths
+from lablib.grading.plan import load_plan, match_exercises, rebuild
+from lablib.grading.report import STATUSES
+from lablib.grading.submissions import Candidate, find_candidates, read_notebook
+from lablib.grading.markers import BEGIN_SOLUTION, END_SOLUTION
+from lablib.grading.release import release_all, release_notebook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 LAB99, LAB01 = "99_grading_fixture", "01_convolution_filters"
 SENTINEL = "HIDDEN-SENTINEL"
@@ -180,7 +181,7 @@ def test_labs_are_recognized_by_content_then_by_name(tmp_path):
     student.mkdir(parents=True)
     nb = make_fixtures.student(make_fixtures.solved())
     nbformat.write(nb, student / "Untitled3.ipynb")                       # setup call
-    nb.cells = [c for c in nb.cells if "lablib.setup" not in c.source]
+    nb.cells = [c for c in nb.cells if "lablib.lab_setup" not in c.source]
     nbformat.write(nb, student / "my work.ipynb")                         # exercise names only
     (student / f"{LAB99}-late (1).ipynb").write_text("oops")              # file name, unreadable
     (tmp_path / "subs" / f"bo_123_{LAB99}.ipynb").write_text(nbformat.writes(nb))  # a loose file: student "bo_123"

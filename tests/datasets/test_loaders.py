@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from lablib import datasets
-from lablib.datasets import DatasetError, Remote
+from lablib.datasets import DatasetError, remote
+from lablib.datasets.remote import Remote
 
 
 @pytest.fixture
@@ -35,8 +36,8 @@ def fake_mnist(path, n=5):
 
 
 def use_remote(monkeypatch, key, path, origin=None):
-    monkeypatch.setitem(datasets.REMOTES, key, Remote(path.name if origin else datasets.REMOTES[key].fname,
-                                                      origin or "http://127.0.0.1:9/none", datasets.file_digest(path)))
+    monkeypatch.setitem(remote.REMOTES, key, Remote(path.name if origin else remote.REMOTES[key].fname,
+                                                      origin or "http://127.0.0.1:9/none", remote.file_digest(path)))
 
 
 # --- the keras.datasets contract, offline --------------------------------------------------------
@@ -48,7 +49,19 @@ def test_mnist_fallback_matches_keras_contract(offline, capsys):
     assert x_train.max() == 255 and x_train.min() == 0 and set(np.unique(y_test)) == set(range(10))
     out = capsys.readouterr().out
     assert "fallback" in out and "not MNIST" in out and "LABLIB_OFFLINE" in out
-    assert datasets.last_source["mnist"].startswith("fallback")
+
+
+def test_loaded_data_describes_itself_without_global_state(offline):
+    mnist = datasets.load_mnist()
+    cifar = datasets.load_cifar10()
+    assert not mnist.real and mnist.name == "mnist" and "not MNIST" in mnist.source
+    assert "LABLIB_OFFLINE" in mnist.DESCR and mnist.class_names == tuple("0123456789")
+    assert cifar.class_names == datasets.synthetic.SCENE_CLASSES  # the scenes' own names, not CIFAR's
+    assert mnist.class_names == tuple("0123456789")  # unchanged by the later load
+    import pickle
+
+    again = pickle.loads(pickle.dumps(mnist))
+    assert again.source == mnist.source and np.array_equal(again[0][0], mnist[0][0])
 
 
 def test_cifar10_fallback_matches_keras_contract(offline):
@@ -56,19 +69,20 @@ def test_cifar10_fallback_matches_keras_contract(offline):
     assert x_train.shape[1:] == (32, 32, 3) and x_train.dtype == np.uint8
     assert y_train.shape == (len(x_train), 1) and y_train.dtype == np.uint8
     assert y_test.shape == (len(x_test), 1) and set(np.unique(y_train)) == set(range(10))
-    names = datasets.class_names("cifar10")
+    names = datasets.load_cifar10().class_names
     assert len(names) == 10 and names != datasets.CIFAR10_CLASSES
 
 
 def test_imdb_fallback_uses_keras_index_conventions(offline):
-    (x_train, y_train), (x_test, y_test) = datasets.load_imdb(num_words=10000)
+    imdb = datasets.load_imdb(num_words=10000)
+    (x_train, y_train), (x_test, y_test) = imdb
     assert x_train.dtype == object and x_train.ndim == 1 and isinstance(x_train[0], list)
     assert all(seq[0] == 1 for seq in x_train[:50])  # start_char
     assert max(max(seq) for seq in x_train) == 9999  # num_words cut
     assert any(2 in seq for seq in x_train[:200])  # out-of-vocabulary words became 2
     assert min(min(seq[1:]) for seq in x_train[:200]) >= 2  # no padding (0) or start inside
     assert y_train.dtype == np.int64 and set(np.unique(y_train)) == {0, 1}
-    word_index = datasets.imdb_word_index()
+    word_index = datasets.imdb_word_index(imdb)
     assert min(word_index.values()) == 1
     reverse = {rank + 3: word for word, rank in word_index.items()}
     assert all(w in reverse for w in x_train[0][1:] if w != 2)
@@ -86,8 +100,8 @@ def test_real_file_in_cache_is_verified_and_used(keras_home, monkeypatch, capsys
 
 def test_download_with_checksum_from_a_local_url(keras_home, tmp_path, monkeypatch):
     source = fake_mnist(tmp_path / "served.npz")
-    monkeypatch.setitem(datasets.REMOTES, "mnist",
-                        Remote("mnist.npz", source.as_uri(), datasets.file_digest(source)))
+    monkeypatch.setitem(remote.REMOTES, "mnist",
+                        Remote("mnist.npz", source.as_uri(), remote.file_digest(source)))
     (x_train, _), _ = datasets.load_mnist()
     assert x_train.shape == (5, 28, 28)
     assert (keras_home / "mnist.npz").exists()
@@ -104,7 +118,7 @@ def test_corrupted_cache_file_is_reported_not_used(keras_home, monkeypatch):
 
 
 def test_failed_download_falls_back_and_says_why(keras_home, monkeypatch, capsys):
-    monkeypatch.setitem(datasets.REMOTES, "mnist", Remote("mnist.npz", "http://127.0.0.1:9/mnist.npz", "0" * 64))
+    monkeypatch.setitem(remote.REMOTES, "mnist", Remote("mnist.npz", "http://127.0.0.1:9/mnist.npz", "0" * 64))
     (x_train, _), _ = datasets.load_mnist()
     assert x_train.shape == (1347, 28, 28)
     out = capsys.readouterr().out
@@ -114,7 +128,7 @@ def test_failed_download_falls_back_and_says_why(keras_home, monkeypatch, capsys
 
 def test_download_with_wrong_checksum_is_not_used(keras_home, tmp_path, monkeypatch, capsys):
     source = fake_mnist(tmp_path / "served.npz")
-    monkeypatch.setitem(datasets.REMOTES, "mnist", Remote("mnist.npz", source.as_uri(), "f" * 64))
+    monkeypatch.setitem(remote.REMOTES, "mnist", Remote("mnist.npz", source.as_uri(), "f" * 64))
     (x_train, _), _ = datasets.load_mnist()
     assert x_train.shape == (1347, 28, 28)  # the fallback, not the bad download
     assert "fallback" in capsys.readouterr().out
@@ -135,11 +149,12 @@ def test_cifar_archive_parsed_into_keras_layout(keras_home, monkeypatch):
     path = keras_home / "cifar-10-python.tar.gz"
     path.write_bytes(buf.getvalue())
     use_remote(monkeypatch, "cifar10", path)
-    (x_train, y_train), (x_test, y_test) = datasets.load_cifar10()
+    cifar = datasets.load_cifar10()
+    (x_train, y_train), (x_test, y_test) = cifar
     assert x_train.shape == (20, 32, 32, 3) and y_train.shape == (20, 1) and y_test.dtype == np.uint8
     # channel c of pixel (i, j) is data[c * 1024 + i * 32 + j], as in the CIFAR docs
     assert x_test[0, 2, 5, 1] == batches["test_batch"][0, 1024 + 2 * 32 + 5]
-    assert datasets.class_names("cifar10") == datasets.CIFAR10_CLASSES
+    assert cifar.real and cifar.class_names == datasets.CIFAR10_CLASSES
 
 
 def test_imdb_encoding_equals_keras_on_the_same_raw_file(keras_home, monkeypatch):
@@ -167,6 +182,11 @@ def test_generated_scene_loaders_are_deterministic():
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     images, boxes, labels = datasets.load_shapes_detection(3, size=48, seed=1)
     assert images.shape == (3, 48, 48, 3) and len(boxes) == len(labels) == 3
+
+
+def test_imdb_word_index_wants_the_loaded_data():
+    with pytest.raises(TypeError, match="load_imdb"):
+        datasets.imdb_word_index(((1, 2), (3, 4)))
 
 
 def test_data_mode(monkeypatch):

@@ -1,14 +1,13 @@
 """The offline fallback files in ``data/``: build them reproducibly, verify, load.
 
 ``lablib data`` (``make data``) rebuilds every file from its source (scikit-learn's
-digits, lablib's seeded generators) byte for byte, and rewrites ``data/MANIFEST.sha256``.
+digits, lablib.datasets.synthetic) byte for byte, and rewrites ``data/MANIFEST.sha256``.
 Loading checks a file's sha256 against the manifest first, so a corrupted or stale file is
 reported instead of used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from lablib.datasets.remote import file_digest
 
 __all__ = ["DataFileError", "data_dir", "build_all", "verify", "load", "load_reviews", "load_reviews_word_index"]
 
@@ -31,7 +32,7 @@ class DataFileError(RuntimeError):
 
 def data_dir() -> Path:
     """``$LABLIB_DATA`` if set, else the ``data/`` folder beside the ``lablib`` package."""
-    return Path(os.environ.get("LABLIB_DATA") or Path(__file__).resolve().parent.parent / "data")
+    return Path(os.environ.get("LABLIB_DATA") or Path(__file__).resolve().parents[2] / "data")
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -62,18 +63,18 @@ def _build_digits28(out: Path) -> None:
 
 
 def _build_scenes32(out: Path) -> None:
-    from lablib import generated
+    from lablib.datasets import synthetic
 
-    x, y = generated.make_scenes(SCENES_TRAIN + SCENES_TEST, size=32, seed=2024)
+    x, y = synthetic.make_scenes(SCENES_TRAIN + SCENES_TEST, size=32, seed=2024)
     y = y.reshape(-1, 1).astype("uint8")  # CIFAR-10 layout: (n, 1)
     _write_npz(out / "scenes32.npz", {"x_train": x[:SCENES_TRAIN], "y_train": y[:SCENES_TRAIN],
                                       "x_test": x[SCENES_TRAIN:], "y_test": y[SCENES_TRAIN:]})
 
 
 def _build_reviews(out: Path) -> None:
-    from lablib import generated
+    from lablib.datasets import synthetic
 
-    (tr, y_tr), (te, y_te), word_index = generated.make_review_corpus(REVIEWS_TRAIN, REVIEWS_TEST, seed=2024)
+    (tr, y_tr), (te, y_te), word_index = synthetic.make_review_corpus(REVIEWS_TRAIN, REVIEWS_TEST, seed=2024)
     arrays = {"y_train": np.asarray(y_tr, "int64"), "y_test": np.asarray(y_te, "int64")}
     for split, seqs in (("train", tr), ("test", te)):
         arrays[f"{split}_words"] = np.concatenate([np.asarray(s, "int32") for s in seqs])
@@ -88,10 +89,6 @@ BUILDERS: dict[str, tuple[tuple[str, ...], Callable[[Path], None]]] = {
     "scenes32": (("scenes32.npz",), _build_scenes32),
     "reviews": (("reviews.npz", "reviews_word_index.json"), _build_reviews),
 }
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def build_all(out: Path | None = None, only: list[str] | None = None) -> list[Path]:
@@ -109,7 +106,7 @@ def build_all(out: Path | None = None, only: list[str] | None = None) -> list[Pa
         build(out)
         written += [out / f for f in files]
     files = sorted(f for files, _ in BUILDERS.values() for f in files if (out / f).exists())
-    (out / MANIFEST).write_text("".join(f"{_sha256(out / f)}  {f}\n" for f in files))
+    (out / MANIFEST).write_text("".join(f"{file_digest(out / f)}  {f}\n" for f in files))
     return written
 
 
@@ -134,7 +131,7 @@ def verify(name: str, directory: Path | None = None) -> Path:
         raise DataFileError(f"fallback file {path} is missing: run `lablib data` (or `make data`) to rebuild it")
     if expected is None:
         raise DataFileError(f"{name} is not listed in {directory / MANIFEST}: run `lablib data` to rebuild data/")
-    actual = _sha256(path)
+    actual = file_digest(path)
     if actual != expected:
         raise DataFileError(
             f"fallback file {path} is corrupted or stale (sha256 {actual[:12]}..., manifest says "

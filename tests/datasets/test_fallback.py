@@ -4,8 +4,10 @@ import shutil
 
 import pytest
 
-from lablib import datafiles
-from lablib.datafiles import DataFileError
+from lablib.datasets.remote import file_digest
+
+from lablib.datasets import fallback as datafiles
+from lablib.datasets.fallback import DataFileError
 
 
 def test_every_file_matches_the_manifest():
@@ -61,4 +63,4 @@ def test_rebuild_is_byte_for_byte_reproducible(tmp_path):
     expected = datafiles.manifest()
     datafiles.build_all(tmp_path, only=["digits28", "reviews"])
     for name in ("digits28.npz", "reviews.npz", "reviews_word_index.json"):
-        assert datafiles._sha256(tmp_path / name) == expected[name], f"{name} rebuilt differently"
+        assert file_digest(tmp_path / name) == expected[name], f"{name} rebuilt differently"

@@ -22,8 +22,8 @@ from typing import Sequence
 
 import nbformat
 
-from lablib.grading_exec import CellResult
-from lablib.grading_plan import LabPlan, RunCell
+from lablib.grading.execute import CellResult
+from lablib.grading.plan import LabPlan, RunCell
 
 __all__ = ["TestOutcome", "score_tests", "notebook_status", "write_results", "write_feedback", "write_executed",
            "plot_scores", "STATUSES"]

@@ -1,4 +1,4 @@
-"""Tests for lablib.layers against Keras layers, tf.GradientTape, SciPy and finite differences.
+"""Tests for lablib.numpy_nn against Keras layers, tf.GradientTape, SciPy and finite differences.
 
 Everything runs in float64 (Keras layers built with ``dtype="float64"``) with fixed seeds.
 Tolerances, as the largest elementwise relative error ``|a - b| / (|a| + |b|)``
@@ -27,7 +27,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from scipy import signal  # noqa: E402
 
-from lablib import layers as L  # noqa: E402
+from lablib import numpy_nn as L  # noqa: E402
 from lablib.checks import rel_error  # noqa: E402
 from lablib.shapes import same_padding  # noqa: E402
 
@@ -48,7 +48,7 @@ def close(kind: str, got, expected, tol: float) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def report_worst():
     yield
-    print("\nlargest relative errors seen (lablib.layers):")
+    print("\nlargest relative errors seen (lablib.numpy_nn):")
     for kind in sorted(_worst):
         print(f"  {kind:<42s} {_worst[kind]:.2e}")
 

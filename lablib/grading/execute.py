@@ -1,6 +1,6 @@
 """Run a rebuilt notebook in a sandboxed kernel and record what each cell did.
 
-One job = one fresh kernel process (:mod:`lablib.grading_kernel` starts it inside its
+One job = one fresh kernel process (:mod:`lablib.grading.sandbox` starts it inside its
 sandbox), driven cell by cell with nbclient, ``allow_errors`` on, so a failing cell
 never stops the notebook. Limits: a per-cell time limit on every cell from the first
 exercise on (student code can run there; the setup and the cells before it are the
@@ -33,8 +33,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from lablib.grading_kernel import PURGE_TRIGGER
-from lablib.grading_plan import TOKEN_PREFIX, RunCell, defined_names
+from lablib.grading.markers import PURGE_TRIGGER, TOKEN_PREFIX
+from lablib.grading.plan import RunCell, defined_names
 
 __all__ = ["ExecOptions", "ExecutionError", "CellResult", "Sandbox", "execute", "run_sync"]
 
@@ -110,9 +110,9 @@ class Sandbox:
 
 
 def _data_dir() -> Path:
-    from lablib import datafiles
+    from lablib.datasets import fallback
 
-    return datafiles.data_dir()
+    return fallback.data_dir()
 
 
 def _copy_font_cache(target: Path) -> None:
@@ -148,12 +148,12 @@ def readable_paths(protected: list[str], extra: list[str] = ()) -> list[str]:
 
 
 class _KernelManager(AsyncKernelManager):
-    """Starts ipykernel through :mod:`lablib.grading_kernel` (limits + Landlock first)."""
+    """Starts ipykernel through :mod:`lablib.grading.sandbox` (limits + Landlock first)."""
 
     sandbox_config: dict[str, Any] = {}
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return [sys.executable, "-m", "lablib.grading_kernel", "--sandbox", json.dumps(self.sandbox_config),
+        return [sys.executable, "-m", "lablib.grading.sandbox", "--sandbox", json.dumps(self.sandbox_config),
                 "-f", self.connection_file, *(extra_arguments or [])]
 
 
@@ -228,7 +228,7 @@ class _Session:
             (self.sandbox.job / f"kernel-{self.number}.pid").write_text(str(process.pid))
         await self.client.async_start_new_kernel_client()
         config = {k: v for k, v in self.sandbox.config(self.options).items() if k in ("protected", "own")}
-        preamble = (f"import lablib.grading_kernel as _lablib_gk\n_lablib_gk.install({config!r})\ndel _lablib_gk")
+        preamble = (f"import lablib.grading.sandbox as _lablib_gk\n_lablib_gk.install({config!r})\ndel _lablib_gk")
         reply = await self.quiet(preamble, 120)
         if reply != "ok":
             raise RuntimeError(f"the grading sandbox did not start in the kernel: {reply}")
