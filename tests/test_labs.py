@@ -48,7 +48,7 @@ def test_title_badge_and_setup_call(path):
     assert f"colab.research.google.com/github/" in title.source and f"{path.stem}.ipynb" in title.source
     assert re.search(r"\*\*Time:\*\*", title.source), "the title cell states the time on CPU"
     setup = code_cells(nb)[0].source
-    assert f'lablib.setup("{path.stem}"' in setup, "the first code cell calls lablib.lab_setup with the lab's own name"
+    assert f'lablib.setup("{path.stem}"' in setup, "the first code cell calls lablib.setup with the lab's own name"
     assert lablib.COLAB_REQUIREMENT in setup, "the Colab install names the current release (lablib.COLAB_REQUIREMENT)"
     assert "sys.path" not in "\n".join(c.source for c in nb.cells), "no sys.path tricks in labs"
 

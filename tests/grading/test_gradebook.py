@@ -181,7 +181,7 @@ def test_labs_are_recognized_by_content_then_by_name(tmp_path):
     student.mkdir(parents=True)
     nb = make_fixtures.student(make_fixtures.solved())
     nbformat.write(nb, student / "Untitled3.ipynb")                       # setup call
-    nb.cells = [c for c in nb.cells if "lablib.lab_setup" not in c.source]
+    nb.cells = [c for c in nb.cells if "lablib.setup(" not in c.source]
     nbformat.write(nb, student / "my work.ipynb")                         # exercise names only
     (student / f"{LAB99}-late (1).ipynb").write_text("oops")              # file name, unreadable
     (tmp_path / "subs" / f"bo_123_{LAB99}.ipynb").write_text(nbformat.writes(nb))  # a loose file: student "bo_123"
