@@ -64,13 +64,25 @@ def machine() -> str:
     try:
         from threadpoolctl import threadpool_info
 
-        blas = ", ".join(sorted({f"{p['internal_api']} {p['num_threads']} thread(s)" for p in threadpool_info()
-                                 if p["user_api"] == "blas"})) or "unknown"
+        blas = (
+            ", ".join(
+                sorted(
+                    {
+                        f"{p['internal_api']} {p['num_threads']} thread(s)"
+                        for p in threadpool_info()
+                        if p["user_api"] == "blas"
+                    }
+                )
+            )
+            or "unknown"
+        )
     except ImportError:
         blas = "unknown"
-    return (f"{platform.system()} {platform.release()}, {cpu}, {usable} usable core(s) "
-            f"(os.cpu_count {os.cpu_count()}), load average {load}; Python {platform.python_version()}, "
-            f"NumPy {np.__version__} (BLAS: {blas}), TensorFlow {tf.__version__} on {'GPU' if gpus else 'CPU'}")
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {usable} usable core(s) "
+        f"(os.cpu_count {os.cpu_count()}), load average {load}; Python {platform.python_version()}, "
+        f"NumPy {np.__version__} (BLAS: {blas}), TensorFlow {tf.__version__} on {'GPU' if gpus else 'CPU'}"
+    )
 
 
 def run_size(size: tuple, repeats: int, loop_repeats: int) -> dict[str, float]:
@@ -86,7 +98,10 @@ def run_size(size: tuple, repeats: int, loop_repeats: int) -> dict[str, float]:
     x = rng.normal(size=(n, h, w, c_in)).astype("float32")
     kernel = (rng.normal(size=(k, k, c_in, c_out)) / np.sqrt(k * k * c_in)).astype("float32")
     bias = np.zeros(c_out, "float32")
-    out_tf = keras.ops.convert_to_numpy(keras.ops.conv(x, kernel, strides=stride, padding=padding)) + bias
+    out_tf = (
+        keras.ops.convert_to_numpy(keras.ops.conv(x, kernel, strides=stride, padding=padding))
+        + bias
+    )
     dout = rng.normal(size=out_tf.shape).astype("float32")
 
     def tf_backward():
@@ -103,7 +118,10 @@ def run_size(size: tuple, repeats: int, loop_repeats: int) -> dict[str, float]:
     np.testing.assert_allclose(out_loop, out_tf, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(out_fast, out_tf, rtol=1e-4, atol=1e-4)
     dx_tf, dw_tf = tf_backward()
-    for dx, dw, _ in (layers.conv2d_backward(dout, cache), layers.conv2d_backward_fast(dout, cache_fast)):
+    for dx, dw, _ in (
+        layers.conv2d_backward(dout, cache),
+        layers.conv2d_backward_fast(dout, cache_fast),
+    ):
         np.testing.assert_allclose(dx, dx_tf, rtol=1e-3, atol=1e-3)
         np.testing.assert_allclose(dw, dw_tf, rtol=1e-3, atol=1e-2)
 
@@ -112,11 +130,24 @@ def run_size(size: tuple, repeats: int, loop_repeats: int) -> dict[str, float]:
         return backward(dout, c)
 
     return {
-        "loop fwd": median_time(lambda: layers.conv2d_forward(x, kernel, bias, stride, padding), loop_repeats),
-        "loop fwd+bwd": median_time(lambda: fwd_bwd(layers.conv2d_forward, layers.conv2d_backward), loop_repeats),
-        "im2col fwd": median_time(lambda: layers.conv2d_forward_fast(x, kernel, bias, stride, padding), repeats),
-        "im2col fwd+bwd": median_time(lambda: fwd_bwd(layers.conv2d_forward_fast, layers.conv2d_backward_fast), repeats),
-        "TF fwd": median_time(lambda: keras.ops.convert_to_numpy(keras.ops.conv(x, kernel, strides=stride, padding=padding)), repeats),
+        "loop fwd": median_time(
+            lambda: layers.conv2d_forward(x, kernel, bias, stride, padding), loop_repeats
+        ),
+        "loop fwd+bwd": median_time(
+            lambda: fwd_bwd(layers.conv2d_forward, layers.conv2d_backward), loop_repeats
+        ),
+        "im2col fwd": median_time(
+            lambda: layers.conv2d_forward_fast(x, kernel, bias, stride, padding), repeats
+        ),
+        "im2col fwd+bwd": median_time(
+            lambda: fwd_bwd(layers.conv2d_forward_fast, layers.conv2d_backward_fast), repeats
+        ),
+        "TF fwd": median_time(
+            lambda: keras.ops.convert_to_numpy(
+                keras.ops.conv(x, kernel, strides=stride, padding=padding)
+            ),
+            repeats,
+        ),
         "TF fwd+bwd": median_time(tf_backward, repeats),
     }
 
@@ -124,9 +155,15 @@ def run_size(size: tuple, repeats: int, loop_repeats: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="two small sizes only")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls per method (median reported)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="limit both TensorFlow's and NumPy's BLAS threads (0: their defaults)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed calls per method (median reported)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="limit both TensorFlow's and NumPy's BLAS threads (0: their defaults)",
+    )
     args = parser.parse_args()
     import tensorflow as tf
 
@@ -138,19 +175,45 @@ def main() -> None:
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     sizes, repeats = (QUICK_SIZES, min(args.repeats, 3)) if args.quick else (SIZES, args.repeats)
     print(f"machine: {machine()}")
-    print(f"float32; median of {repeats} timed calls after one warm-up (loop version: max(3, repeats // 2));"
-          f" times in ms\n")
-    header = ["input (N,H,W,Cin) -> Cout, k, s", "loop fwd", "loop f+b", "im2col fwd", "im2col f+b",
-              "TF fwd", "TF f+b", "loop/TF f+b", "im2col/TF f+b"]
+    print(
+        f"float32; median of {repeats} timed calls after one warm-up (loop version: max(3, repeats // 2));"
+        f" times in ms\n"
+    )
+    header = [
+        "input (N,H,W,Cin) -> Cout, k, s",
+        "loop fwd",
+        "loop f+b",
+        "im2col fwd",
+        "im2col f+b",
+        "TF fwd",
+        "TF f+b",
+        "loop/TF f+b",
+        "im2col/TF f+b",
+    ]
     print(" | ".join(f"{h:>12s}" if i else f"{h:<34s}" for i, h in enumerate(header)))
     for size in sizes:
         t = run_size(size, repeats, loop_repeats=max(3, repeats // 2))
         n, h, w, c_in, c_out, k, stride, padding = size
         label = f"({n},{h},{w},{c_in}) -> {c_out}, {k}x{k}, s{stride} {padding}"
-        cells = [t["loop fwd"], t["loop fwd+bwd"], t["im2col fwd"], t["im2col fwd+bwd"], t["TF fwd"], t["TF fwd+bwd"]]
+        cells = [
+            t["loop fwd"],
+            t["loop fwd+bwd"],
+            t["im2col fwd"],
+            t["im2col fwd+bwd"],
+            t["TF fwd"],
+            t["TF fwd+bwd"],
+        ]
         ratios = [t["loop fwd+bwd"] / t["TF fwd+bwd"], t["im2col fwd+bwd"] / t["TF fwd+bwd"]]
-        print(" | ".join([f"{label:<34s}", *(f"{1e3 * c:12.2f}" for c in cells), *(f"{r:11.1f}x" for r in ratios)]),
-              flush=True)
+        print(
+            " | ".join(
+                [
+                    f"{label:<34s}",
+                    *(f"{1e3 * c:12.2f}" for c in cells),
+                    *(f"{r:11.1f}x" for r in ratios),
+                ]
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

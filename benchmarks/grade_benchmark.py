@@ -35,7 +35,9 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.update(LABLIB_PROFILE="quick", LABLIB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")  # as the grader
+os.environ.update(
+    LABLIB_PROFILE="quick", LABLIB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg"
+)  # as the grader
 
 from lablib.grading import GradeOptions, grade  # noqa: E402
 from lablib.grading.markers import BEGIN_SOLUTION, END_SOLUTION
@@ -49,7 +51,10 @@ def solved(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and BEGIN_SOLUTION in cell.source and index not in test_cells:
             student.cells[index].source = "\n".join(
-                line for line in cell.source.split("\n") if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+                line
+                for line in cell.source.split("\n")
+                if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION)
+            )
     return student
 
 
@@ -57,7 +62,9 @@ def plain_run(path: str) -> tuple[float, str | None]:
     """One notebook through plain nbclient; (wall seconds, first error)."""
     from lablib.runner import execute_notebook
 
-    _, seconds, error = execute_notebook(Path(path), timeout=600, profile="quick", allow_errors=True)
+    _, seconds, error = execute_notebook(
+        Path(path), timeout=600, profile="quick", allow_errors=True
+    )
     return seconds, error
 
 
@@ -66,7 +73,9 @@ def main() -> None:
     parser.add_argument("--lab", default="01_convolution_filters")
     parser.add_argument("--n", type=int, default=20, help="submissions")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--keep", action="store_true", help="keep the submissions and grades (printed path)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the submissions and grades (printed path)"
+    )
     args = parser.parse_args()
 
     source = ROOT / "labs" / f"{args.lab}.ipynb"
@@ -87,20 +96,32 @@ def main() -> None:
     plain_total = time.perf_counter() - start
     errors = [e for _, e in plain if e]
 
-    report = grade(base / "submissions", base / "out", labs=base / "labs",
-                   options=GradeOptions(workers=args.workers, progress=True))
+    report = grade(
+        base / "submissions",
+        base / "out",
+        labs=base / "labs",
+        options=GradeOptions(workers=args.workers, progress=True),
+    )
     rows = report.rows
     job_seconds = [float(r["seconds"]) for r in rows if r["seconds"]]
     overhead = (report.seconds - plain_total) * args.workers / args.n
 
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}; {args.n} submissions of {args.lab}, {args.workers} workers")
-    print(f"plain nbclient : total {plain_total:6.1f} s, per notebook {statistics.mean(s for s, _ in plain):5.1f} s "
-          f"(errors: {len(errors)})")
-    print(f"lablib grade   : total {report.seconds:6.1f} s, per notebook in its kernel {statistics.mean(job_seconds):5.1f} s; "
-          f"statuses {dict(report.counts)}; scores {sorted({r['score'] for r in rows})} / {rows[0]['max_score']}")
-    print(f"overhead       : {overhead:+.1f} s per notebook ((grade total - plain total) x workers / n), "
-          f"{100 * (report.seconds / plain_total - 1):+.0f}% in total")
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}; {args.n} submissions of {args.lab}, {args.workers} workers"
+    )
+    print(
+        f"plain nbclient : total {plain_total:6.1f} s, per notebook {statistics.mean(s for s, _ in plain):5.1f} s "
+        f"(errors: {len(errors)})"
+    )
+    print(
+        f"lablib grade   : total {report.seconds:6.1f} s, per notebook in its kernel {statistics.mean(job_seconds):5.1f} s; "
+        f"statuses {dict(report.counts)}; scores {sorted({r['score'] for r in rows})} / {rows[0]['max_score']}"
+    )
+    print(
+        f"overhead       : {overhead:+.1f} s per notebook ((grade total - plain total) x workers / n), "
+        f"{100 * (report.seconds / plain_total - 1):+.0f}% in total"
+    )
     if args.keep:
         print(f"outputs in {base}")
     else:

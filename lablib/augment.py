@@ -33,14 +33,25 @@ import cv2
 import keras
 import numpy as np
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "compose", "train_pipeline", "cifar_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "compose",
+    "train_pipeline",
+    "cifar_pipeline",
+    "val_pipeline",
+    "apply_batch",
+    "AugmentedDataset",
+]
 
 #: Per-channel mean and standard deviation of ImageNet, RGB in [0, 1] (the usual convention).
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
-def _spread_seeds(transform: A.BasicTransform | A.BaseCompose, seeds: np.random.SeedSequence) -> None:
+def _spread_seeds(
+    transform: A.BasicTransform | A.BaseCompose, seeds: np.random.SeedSequence
+) -> None:
     """Give each child of a composition (recursively) its own seed, spawned from ``seeds``."""
     children = transform.transforms if isinstance(transform, A.BaseCompose) else []
     for child, child_seeds in zip(children, seeds.spawn(len(children))):
@@ -48,8 +59,12 @@ def _spread_seeds(transform: A.BasicTransform | A.BaseCompose, seeds: np.random.
         _spread_seeds(child, child_seeds)
 
 
-def compose(transforms: Sequence[A.BasicTransform | A.BaseCompose], *, seed: int | None = None,
-            **kwargs: Any) -> A.Compose:
+def compose(
+    transforms: Sequence[A.BasicTransform | A.BaseCompose],
+    *,
+    seed: int | None = None,
+    **kwargs: Any,
+) -> A.Compose:
     """``A.Compose(transforms, seed=seed, **kwargs)`` whose transforms draw independent random numbers.
 
     albumentations 2.0's ``Compose(seed=s)`` seeds *every* transform with the same ``s``, so
@@ -80,10 +95,19 @@ def _bbox_params(bbox_format: str | None) -> A.BboxParams | None:
     return A.BboxParams(format=bbox_format, label_fields=["labels"], min_visibility=0.3)
 
 
-def train_pipeline(size: int, *, scale: tuple[float, float] = (0.6, 1.0), hflip: float = 0.5,
-                   rotate_limit: float = 15, color: float = 0.5, blur: float = 0.1,
-                   mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                   bbox_format: str | None = None, seed: int | None = None) -> A.Compose:
+def train_pipeline(
+    size: int,
+    *,
+    scale: tuple[float, float] = (0.6, 1.0),
+    hflip: float = 0.5,
+    rotate_limit: float = 15,
+    color: float = 0.5,
+    blur: float = 0.1,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    bbox_format: str | None = None,
+    seed: int | None = None,
+) -> A.Compose:
     """A training pipeline: random geometry and colour, then normalization.
 
     Steps, in order: ``RandomResizedCrop(size, scale)`` (always), ``HorizontalFlip(p=hflip)``,
@@ -109,16 +133,27 @@ def train_pipeline(size: int, *, scale: tuple[float, float] = (0.6, 1.0), hflip:
         A.RandomResizedCrop(size=(size, size), scale=scale, p=1.0),
         A.HorizontalFlip(p=hflip),
         A.Rotate(limit=rotate_limit, border_mode=cv2.BORDER_REFLECT_101, p=0.5),
-        A.OneOf([A.ColorJitter(brightness=0.3, contrast=0.0, saturation=0.0, hue=0.1, p=1.0),
-                 A.HueSaturationValue(p=1.0)], p=color),
+        A.OneOf(
+            [
+                A.ColorJitter(brightness=0.3, contrast=0.0, saturation=0.0, hue=0.1, p=1.0),
+                A.HueSaturationValue(p=1.0),
+            ],
+            p=color,
+        ),
         A.GaussianBlur(blur_limit=(3, 3), p=blur),
         A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
     ]
     return compose(transforms, bbox_params=_bbox_params(bbox_format), seed=seed)
 
 
-def cifar_pipeline(size: int = 32, *, pad: int = 4, mean: Sequence[float] = IMAGENET_MEAN,
-                   std: Sequence[float] = IMAGENET_STD, seed: int | None = None) -> A.Compose:
+def cifar_pipeline(
+    size: int = 32,
+    *,
+    pad: int = 4,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    seed: int | None = None,
+) -> A.Compose:
     """The standard CIFAR-10 augmentation of He et al. (2016, section 4.2), then normalization.
 
     "4 pixels are padded on each side, and a 32x32 crop is randomly sampled from the padded
@@ -136,16 +171,24 @@ def cifar_pipeline(size: int = 32, *, pad: int = 4, mean: Sequence[float] = IMAG
         An ``albumentations.Compose`` mapping uint8 ``(size, size, C)`` to float32 ``(size, size, C)``.
     """
     side = size + 2 * pad
-    return compose([
-        A.PadIfNeeded(min_height=side, min_width=side, border_mode=cv2.BORDER_CONSTANT, fill=0),
-        A.RandomCrop(height=size, width=size),
-        A.HorizontalFlip(p=0.5),
-        A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
-    ], seed=seed)
+    return compose(
+        [
+            A.PadIfNeeded(min_height=side, min_width=side, border_mode=cv2.BORDER_CONSTANT, fill=0),
+            A.RandomCrop(height=size, width=size),
+            A.HorizontalFlip(p=0.5),
+            A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
+        ],
+        seed=seed,
+    )
 
 
-def val_pipeline(size: int, *, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                 bbox_format: str | None = None) -> A.Compose:
+def val_pipeline(
+    size: int,
+    *,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    bbox_format: str | None = None,
+) -> A.Compose:
     """A validation pipeline: ``Resize(size, size)`` then ``Normalize(mean, std)``, nothing random.
 
     Args:
@@ -157,11 +200,16 @@ def val_pipeline(size: int, *, mean: Sequence[float] = IMAGENET_MEAN, std: Seque
         An ``albumentations.Compose`` mapping uint8 ``(H, W, C)`` to float32
         ``(size, size, C)``, ``(x / 255 - mean) / std`` when ``H == W == size``.
     """
-    transforms = [A.Resize(size, size), A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0)]
+    transforms = [
+        A.Resize(size, size),
+        A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
+    ]
     return A.Compose(transforms, bbox_params=_bbox_params(bbox_format))
 
 
-def apply_batch(pipeline: A.BasicTransform | A.Compose, images: np.ndarray, **targets: Any) -> dict[str, np.ndarray]:
+def apply_batch(
+    pipeline: A.BasicTransform | A.Compose, images: np.ndarray, **targets: Any
+) -> dict[str, np.ndarray]:
     """Run ``pipeline`` once per image and stack the results.
 
     Args:
@@ -208,11 +256,22 @@ class AugmentedDataset(keras.utils.PyDataset):
         (3, (4, 32, 32, 3), (2, 32, 32, 3))
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, pipeline: A.BasicTransform | A.Compose, *,
-                 batch_size: int = 32, shuffle: bool = True, seed: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        pipeline: A.BasicTransform | A.Compose,
+        *,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if len(x) != len(y):
-            raise ValueError(f"x and y must have the same length, got {len(x)} images and {len(y)} targets")
+            raise ValueError(
+                f"x and y must have the same length, got {len(x)} images and {len(y)} targets"
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.x, self.y, self.pipeline = x, y, pipeline
@@ -226,7 +285,7 @@ class AugmentedDataset(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range: this dataset has {len(self)} batches")
-        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         images = np.stack([self.pipeline(image=self.x[i])["image"] for i in rows])
         return images, self.y[rows]
 

@@ -16,7 +16,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["CheckError", "check_array", "check_value", "check_shape", "check_equal", "check_true", "rel_error"]
+__all__ = [
+    "CheckError",
+    "check_array",
+    "check_value",
+    "check_shape",
+    "check_equal",
+    "check_true",
+    "rel_error",
+]
 
 
 class CheckError(AssertionError):
@@ -49,11 +57,17 @@ def _as_numeric_array(name: str, value: Any, hint: str | None) -> np.ndarray:
         value = value.numpy()
     try:
         array = np.asarray(value)
-        if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        if array.dtype == object or not (
+            np.issubdtype(array.dtype, np.number) or array.dtype == bool
+        ):
             raise TypeError(array.dtype)
         return array.astype(np.complex128 if np.iscomplexobj(array) else np.float64)
     except (TypeError, ValueError) as exc:
-        _fail(name, f"expected an array of numbers, got {_describe(value)} ({type(exc).__name__})", hint)
+        _fail(
+            name,
+            f"expected an array of numbers, got {_describe(value)} ({type(exc).__name__})",
+            hint,
+        )
     raise AssertionError("unreachable")
 
 
@@ -63,12 +77,16 @@ def rel_error(a: Any, b: Any) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))) if a.size else 0.0
 
 
-def check_shape(name: str, got: Any, expected: Sequence[int | None], *, hint: str | None = None) -> None:
+def check_shape(
+    name: str, got: Any, expected: Sequence[int | None], *, hint: str | None = None
+) -> None:
     """Check that ``got`` (an array, a tensor or a shape tuple) has shape ``expected``.
 
     ``None`` in ``expected`` matches any size (a batch dimension, say).
     """
-    if isinstance(got, (tuple, list)) and all(isinstance(d, (numbers.Integral, type(None))) for d in got):
+    if isinstance(got, (tuple, list)) and all(
+        isinstance(d, (numbers.Integral, type(None))) for d in got
+    ):
         shape = tuple(None if d is None else int(d) for d in got)
     elif hasattr(got, "shape"):
         try:
@@ -83,8 +101,15 @@ def check_shape(name: str, got: Any, expected: Sequence[int | None], *, hint: st
         _fail(name, f"expected shape {expected}, got shape {shape}", hint)
 
 
-def check_array(name: str, got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8,
-                hint: str | None = None) -> None:
+def check_array(
+    name: str,
+    got: Any,
+    expected: Any,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    hint: str | None = None,
+) -> None:
     """Check an array answer against the expected values, elementwise within tolerances.
 
     Args:
@@ -103,7 +128,9 @@ def check_array(name: str, got: Any, expected: Any, *, rtol: float = 1e-5, atol:
     if got_arr.shape != expected_arr.shape:
         _fail(name, f"expected shape {expected_arr.shape}, got shape {got_arr.shape}", hint)
     if np.isnan(got_arr).any() and not np.isnan(expected_arr).any():
-        _fail(name, f"the answer contains NaN at {np.argwhere(np.isnan(got_arr))[0].tolist()}", hint)
+        _fail(
+            name, f"the answer contains NaN at {np.argwhere(np.isnan(got_arr))[0].tolist()}", hint
+        )
     close = np.isclose(got_arr, expected_arr, rtol=rtol, atol=atol, equal_nan=True)
     if not close.all():
         where = tuple(int(i) for i in np.argwhere(~close)[0])
@@ -117,15 +144,26 @@ def check_array(name: str, got: Any, expected: Any, *, rtol: float = 1e-5, atol:
         )
 
 
-def check_value(name: str, got: Any, expected: float, *, rtol: float = 1e-6, atol: float = 1e-9,
-                hint: str | None = None) -> None:
+def check_value(
+    name: str,
+    got: Any,
+    expected: float,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    hint: str | None = None,
+) -> None:
     """Check a single number within tolerances (rejects strings, arrays of size > 1, None)."""
     got_arr = _as_numeric_array(name, got, hint)
     if got_arr.size != 1:
         _fail(name, f"expected a single number, got {_describe(got)}", hint)
     value, target = float(got_arr.reshape(()).real), float(expected)
     if not np.isclose(value, target, rtol=rtol, atol=atol):
-        _fail(name, f"expected {target:.6g}, got {value:.6g} (tolerance rtol={rtol:g}, atol={atol:g})", hint)
+        _fail(
+            name,
+            f"expected {target:.6g}, got {value:.6g} (tolerance rtol={rtol:g}, atol={atol:g})",
+            hint,
+        )
 
 
 _PLAIN = (bool, int, float, str, bytes, type(None), np.integer, np.floating, np.bool_)
@@ -162,8 +200,11 @@ def check_equal(name: str, got: Any, expected: Any, *, hint: str | None = None) 
     if isinstance(target, bool) != isinstance(got_plain, bool) or got_plain != target:
         _fail(name, f"expected {expected!r}, got {_describe(got)}", hint)
     if _has_float(got_plain) and not _has_float(target):
-        _fail(name, f"expected whole numbers {expected!r}, got floats {got_plain!r}",
-              hint or "return ints: use // for division, or int(...)")
+        _fail(
+            name,
+            f"expected whole numbers {expected!r}, got floats {got_plain!r}",
+            hint or "return ints: use // for division, or int(...)",
+        )
 
 
 def _has_float(value: Any) -> bool:

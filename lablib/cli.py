@@ -19,7 +19,9 @@ def _release(args: argparse.Namespace) -> int:
     except (MarkerError, FileNotFoundError) as exc:
         print(f"release stopped: {exc}", file=sys.stderr)
         return 2
-    print(f"released {len(written)} notebook(s) to {args.out}/, grading material in {args.autograder}/")
+    print(
+        f"released {len(written)} notebook(s) to {args.out}/, grading material in {args.autograder}/"
+    )
     return 0
 
 
@@ -44,9 +46,14 @@ def _data(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from lablib.runner import run_labs
 
-    results = run_labs(Path(args.labs), Path(args.out), only=args.only, timeout=args.timeout, profile=args.profile)
+    results = run_labs(
+        Path(args.labs), Path(args.out), only=args.only, timeout=args.timeout, profile=args.profile
+    )
     failed = [lab for lab, _, error in results if error]
-    print(f"{len(results) - len(failed)} lab(s) ran, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+    print(
+        f"{len(results) - len(failed)} lab(s) ran, {len(failed)} failed"
+        + (f": {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 
@@ -60,8 +67,10 @@ def _info(args: argparse.Namespace) -> int:
     device = describe_device()
     name, reason = profiles.profile_name(gpu=device.startswith("GPU"))
     mode, why = datasets.data_mode()
-    print(f"lablib {__version__}\nprofile  {name} ({reason})\nkeras    {keras.__version__} ({keras.backend.backend()})"
-          f"\ndevice   {device}\ndata     {mode} ({why})")
+    print(
+        f"lablib {__version__}\nprofile  {name} ({reason})\nkeras    {keras.__version__} ({keras.backend.backend()})"
+        f"\ndevice   {device}\ndata     {mode} ({why})"
+    )
     return 0
 
 
@@ -69,10 +78,21 @@ def _grade(args: argparse.Namespace) -> int:
     from lablib.grading import GradeOptions, grade
     from lablib.grading.release import MarkerError
 
-    options = GradeOptions(workers=args.workers, timeout=args.timeout, cell_timeout=args.cell_timeout,
-                           memory_gib=args.memory, progress=not args.quiet)
+    options = GradeOptions(
+        workers=args.workers,
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        memory_gib=args.memory,
+        progress=not args.quiet,
+    )
     try:
-        report = grade(Path(args.submissions), Path(args.out), labs=Path(args.labs), expect=args.expect, options=options)
+        report = grade(
+            Path(args.submissions),
+            Path(args.out),
+            labs=Path(args.labs),
+            expect=args.expect,
+            options=options,
+        )
     except (MarkerError, ValueError) as exc:
         print(f"grade stopped: {exc}", file=sys.stderr)
         return 2
@@ -81,7 +101,9 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lablib", description="CNN course labs: release, data, run, grade.")
+    parser = argparse.ArgumentParser(
+        prog="lablib", description="CNN course labs: release, data, run, grade."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="write student notebooks and grading material")
     p.add_argument("--labs", default="labs")
@@ -106,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", help="folder with one subfolder of notebooks per student")
     p.add_argument("--out", default="build/grades")
     p.add_argument("--labs", default="labs")
-    p.add_argument("--expect", nargs="*", help="labs every student should submit (default: all in --labs)")
+    p.add_argument(
+        "--expect", nargs="*", help="labs every student should submit (default: all in --labs)"
+    )
     p.add_argument("--workers", type=int, default=2, help="notebooks graded at once")
     p.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
     p.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell")

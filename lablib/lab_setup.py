@@ -51,7 +51,9 @@ def describe_device() -> str:
     tf.config.list_logical_devices()  # initialize the runtime now (CUDA probing logs here)
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU ({details.get('device_name', gpus[0].name)})" + (f" x{len(gpus)}" if len(gpus) > 1 else "")
+        return f"GPU ({details.get('device_name', gpus[0].name)})" + (
+            f" x{len(gpus)}" if len(gpus) > 1 else ""
+        )
     return f"CPU ({os.cpu_count()} cores)"
 
 

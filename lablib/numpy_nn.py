@@ -58,6 +58,7 @@ Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
 
 # --------------------------------------------------------------------------- padding
 
+
 def _pads(x_shape: tuple[int, ...], kh: int, kw: int, stride: int, padding: str) -> Pads:
     if padding == "valid":
         return (0, 0), (0, 0)
@@ -68,36 +69,46 @@ def _pads(x_shape: tuple[int, ...], kh: int, kw: int, stride: int, padding: str)
 
 def _check_conv_args(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int) -> None:
     if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"conv2d needs x (N, H, W, C_in) and w (kh, kw, C_in, C_out), got shapes {x.shape} and {w.shape}")
+        raise ValueError(
+            f"conv2d needs x (N, H, W, C_in) and w (kh, kw, C_in, C_out), got shapes {x.shape} and {w.shape}"
+        )
     if x.shape[3] != w.shape[2]:
-        raise ValueError(f"x has {x.shape[3]} channels but the kernel expects C_in={w.shape[2]} (w shape {w.shape})")
+        raise ValueError(
+            f"x has {x.shape[3]} channels but the kernel expects C_in={w.shape[2]} (w shape {w.shape})"
+        )
     if b.shape != (w.shape[3],):
         raise ValueError(f"bias must have shape ({w.shape[3]},), got {b.shape}")
     if int(stride) != stride or stride < 1:
         raise ValueError(f"stride must be a positive integer, got {stride!r}")
 
 
-def _pad_input(x: np.ndarray, w: np.ndarray, stride: int, padding: str) -> tuple[np.ndarray, Pads, int, int]:
+def _pad_input(
+    x: np.ndarray, w: np.ndarray, stride: int, padding: str
+) -> tuple[np.ndarray, Pads, int, int]:
     """Zero-pad ``x`` for the convolution; return ``(x_padded, pads, H_out, W_out)``."""
     kh, kw = w.shape[:2]
     pads = _pads(x.shape, kh, kw, stride, padding)
     xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
     h_out, w_out = (xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1
     if h_out < 1 or w_out < 1:
-        raise ValueError(f"kernel {kh}x{kw} is larger than the (padded) input {xp.shape[1]}x{xp.shape[2]}")
+        raise ValueError(
+            f"kernel {kh}x{kw} is larger than the (padded) input {xp.shape[1]}x{xp.shape[2]}"
+        )
     return xp, pads, h_out, w_out
 
 
 def _crop(dxp: np.ndarray, pads: Pads) -> np.ndarray:
     """Undo the zero padding: the gradient of the padded input, cut back to ``x``'s size."""
     (top, bottom), (left, right) = pads
-    return dxp[:, top:dxp.shape[1] - bottom, left:dxp.shape[2] - right, :]
+    return dxp[:, top : dxp.shape[1] - bottom, left : dxp.shape[2] - right, :]
 
 
 # --------------------------------------------------------------------------- convolution, loops
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
-                   padding: str = "valid") -> tuple[np.ndarray, tuple]:
+
+def conv2d_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, padding: str = "valid"
+) -> tuple[np.ndarray, tuple]:
     """2D convolution (cross-correlation, as in Keras), one output position at a time.
 
     Args:
@@ -121,7 +132,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
     out = np.empty((x.shape[0], h_out, w_out, c_out), dtype=np.result_type(x, w, b))
     for i in range(h_out):
         for j in range(w_out):
-            window = xp[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]  # (N, kh, kw, C_in)
+            window = xp[
+                :, i * stride : i * stride + kh, j * stride : j * stride + kw, :
+            ]  # (N, kh, kw, C_in)
             out[:, i, j, :] = np.tensordot(window, w, axes=3) + b  # (N, C_out)
     return out, (xp, w, pads, stride)
 
@@ -143,7 +156,10 @@ def conv2d_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndar
     """
     xp, w, pads, stride = cache
     kh, kw = w.shape[:2]
-    dxp, dw = np.zeros(xp.shape, np.result_type(dout, w)), np.zeros(w.shape, np.result_type(dout, xp))
+    dxp, dw = (
+        np.zeros(xp.shape, np.result_type(dout, w)),
+        np.zeros(w.shape, np.result_type(dout, xp)),
+    )
     for i in range(dout.shape[1]):
         for j in range(dout.shape[2]):
             rows, cols = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
@@ -155,17 +171,21 @@ def conv2d_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndar
 
 # --------------------------------------------------------------------------- convolution, vectorized
 
+
 def _windows(xp: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
     """A read-only strided view ``(N, H_out, W_out, kh, kw, C)`` of every kernel window.
 
     Channels stay last, so that copying the view into the im2col matrix moves
     contiguous runs of ``C`` values.
     """
-    return sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride].transpose(0, 1, 2, 4, 5, 3)
+    return sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride].transpose(
+        0, 1, 2, 4, 5, 3
+    )
 
 
-def conv2d_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
-                        padding: str = "valid") -> tuple[np.ndarray, tuple]:
+def conv2d_forward_fast(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, padding: str = "valid"
+) -> tuple[np.ndarray, tuple]:
     """Same result as :func:`conv2d_forward`, vectorized with im2col.
 
     The windows come from ``sliding_window_view`` (no copy); ``np.tensordot`` then lays
@@ -182,7 +202,9 @@ def conv2d_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int
     return out, (xp, w, pads, stride)
 
 
-def conv2d_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conv2d_backward_fast(
+    dout: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Same result as :func:`conv2d_backward`, vectorized; the two formulas of the slides.
 
     * ``dL/dw = conv(x, dL/dout)``: correlate the padded input with the upstream
@@ -205,11 +227,12 @@ def conv2d_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np
     w_rot = w[::-1, ::-1].transpose(0, 1, 3, 2)  # rot180, channels swapped: (kh, kw, C_out, C_in)
     core = np.tensordot(_windows(full, kh, kw, 1), w_rot, axes=3)  # (N, (H_out-1)*s+kh, ..., C_in)
     dxp = np.zeros(xp.shape, core.dtype)  # rows/cols no window reached keep a zero gradient
-    dxp[:, :core.shape[1], :core.shape[2], :] = core
+    dxp[:, : core.shape[1], : core.shape[2], :] = core
     return _crop(dxp, pads), dw, dout.sum(axis=(0, 1, 2))
 
 
 # --------------------------------------------------------------------------- max pooling
+
 
 def maxpool_forward(x: np.ndarray, pool: int = 2, stride: int = 2) -> tuple[np.ndarray, tuple]:
     """Max pooling with ``padding="valid"``, as ``keras.layers.MaxPooling2D(pool, stride)``.
@@ -225,7 +248,9 @@ def maxpool_forward(x: np.ndarray, pool: int = 2, stride: int = 2) -> tuple[np.n
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"maxpool needs x of shape (N, H, W, C), got {x.shape}")
-    windows = sliding_window_view(x, (pool, pool), axis=(1, 2))[:, ::stride, ::stride]  # (N, H_out, W_out, C, p, p)
+    windows = sliding_window_view(x, (pool, pool), axis=(1, 2))[
+        :, ::stride, ::stride
+    ]  # (N, H_out, W_out, C, p, p)
     return windows.max(axis=(4, 5)), (x, pool, stride)
 
 
@@ -252,12 +277,13 @@ def maxpool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
             window = x[:, rows, cols, :].reshape(n, pool * pool, c)
             winner = window.argmax(axis=1)[:, None, :]  # (N, 1, C): flat index inside the window
             routed = np.zeros(window.shape, dx.dtype)
-            np.put_along_axis(routed, winner, dout[:, i:i + 1, j, :], axis=1)
+            np.put_along_axis(routed, winner, dout[:, i : i + 1, j, :], axis=1)
             dx[:, rows, cols, :] += routed.reshape(n, pool, pool, c)
     return dx
 
 
 # --------------------------------------------------------------------------- relu, dense, softmax
+
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``max(x, 0)`` elementwise; any shape. Returns ``(out, cache)``."""
@@ -310,6 +336,7 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
 
 # --------------------------------------------------------------------------- batch normalization
 
+
 @dataclass
 class BatchNormStats:
     """The moving statistics of a batch-norm layer (Keras's non-trainable weights).
@@ -331,8 +358,15 @@ class BatchNormStats:
         return cls(np.zeros(channels, dtype), np.ones(channels, dtype))
 
 
-def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running: BatchNormStats,
-                      training: bool, momentum: float = 0.99, eps: float = 1e-3) -> tuple[np.ndarray, tuple]:
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running: BatchNormStats,
+    training: bool,
+    momentum: float = 0.99,
+    eps: float = 1e-3,
+) -> tuple[np.ndarray, tuple]:
     """Batch normalization over every axis but the last, as ``keras.layers.BatchNormalization``.
 
     ``out = gamma * (x - mean) / sqrt(var + eps) + beta``. In training, ``mean`` and
@@ -390,8 +424,10 @@ def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
 
 # --------------------------------------------------------------------------- gradient check
 
-def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 1e-5,
-                       dout: np.ndarray | None = None) -> np.ndarray:
+
+def numerical_gradient(
+    f: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 1e-5, dout: np.ndarray | None = None
+) -> np.ndarray:
     """Central-difference gradient ``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every entry of x.
 
     ``x`` is changed in place one entry at a time and restored, so ``f`` may read ``x``
@@ -414,7 +450,9 @@ def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, h: float =
         array([2., 4.])
     """
     if not np.issubdtype(np.asarray(x).dtype, np.floating):
-        raise TypeError(f"numerical_gradient needs a float array to perturb, got dtype {np.asarray(x).dtype}")
+        raise TypeError(
+            f"numerical_gradient needs a float array to perturb, got dtype {np.asarray(x).dtype}"
+        )
     weight = 1.0 if dout is None else np.asarray(dout)
     grad = np.zeros(x.shape, np.float64)
     for index in np.ndindex(x.shape):

@@ -32,7 +32,9 @@ def gpu_visible() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def profile_name(environ: Mapping[str, str] | None = None, *, gpu: bool | None = None) -> tuple[str, str]:
+def profile_name(
+    environ: Mapping[str, str] | None = None, *, gpu: bool | None = None
+) -> tuple[str, str]:
     """Pick the active profile.
 
     Args:
@@ -110,7 +112,9 @@ def select(profile: str, per_profile: Mapping[str, Mapping[str, Any] | None]) ->
         return {}
     missing = [name for name in PROFILES if name not in given]
     if missing:
-        raise ProfileError(f"settings missing for profile(s) {', '.join(missing)}: give all of {', '.join(PROFILES)}")
+        raise ProfileError(
+            f"settings missing for profile(s) {', '.join(missing)}: give all of {', '.join(PROFILES)}"
+        )
     keys = {name: set(v) for name, v in given.items()}
     reference = keys["quick"]
     for name, k in keys.items():

@@ -36,4 +36,12 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         writer = csv.writer(f)
         writer.writerow(["lab", "profile", "seconds", "cells", "failed"])
         for path in sorted(_seconds):
-            writer.writerow([Path(path).stem, profile, f"{_seconds[path]:.1f}", len(_cells[path]), _failed[path]])
+            writer.writerow(
+                [
+                    Path(path).stem,
+                    profile,
+                    f"{_seconds[path]:.1f}",
+                    len(_cells[path]),
+                    _failed[path],
+                ]
+            )

@@ -17,8 +17,14 @@ from lablib.course import find_labs
 __all__ = ["execute_notebook", "run_labs"]
 
 
-def execute_notebook(path: Path, out: Path | None = None, *, timeout: int = 600, profile: str | None = None,
-                     allow_errors: bool = False) -> tuple[nbformat.NotebookNode, float, str | None]:
+def execute_notebook(
+    path: Path,
+    out: Path | None = None,
+    *,
+    timeout: int = 600,
+    profile: str | None = None,
+    allow_errors: bool = False,
+) -> tuple[nbformat.NotebookNode, float, str | None]:
     """Run one notebook top to bottom in a fresh kernel.
 
     Args:
@@ -34,8 +40,13 @@ def execute_notebook(path: Path, out: Path | None = None, *, timeout: int = 600,
     """
     nb = nbformat.read(path, as_version=4)
     env = dict(os.environ, **({"LABLIB_PROFILE": profile} if profile else {}))
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(Path(path).parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(Path(path).parent)}},
+    )
     start, error = time.perf_counter(), None
     saved = dict(os.environ)
     os.environ.update(env)  # the kernel inherits this process's environment
@@ -60,8 +71,14 @@ def _matches(stem: str, wanted: str) -> bool:
     return wanted in stem
 
 
-def run_labs(labs: Path, out: Path, *, only: list[str] | None = None, timeout: int = 600,
-             profile: str | None = None) -> list[tuple[str, float, str | None]]:
+def run_labs(
+    labs: Path,
+    out: Path,
+    *,
+    only: list[str] | None = None,
+    timeout: int = 600,
+    profile: str | None = None,
+) -> list[tuple[str, float, str | None]]:
     """Execute every lab (or those ``only`` names: by number, or by part of the name) into ``out``."""
     from tqdm.auto import tqdm
 
@@ -70,12 +87,28 @@ def run_labs(labs: Path, out: Path, *, only: list[str] | None = None, timeout: i
         raise FileNotFoundError(f"no lab notebooks matching {only or '*'} in {labs}")
     results = []
     for path in tqdm(paths, desc="labs", unit="lab"):
-        _, seconds, error = execute_notebook(path, Path(out) / path.name, timeout=timeout, profile=profile)
+        _, seconds, error = execute_notebook(
+            path, Path(out) / path.name, timeout=timeout, profile=profile
+        )
         results.append((path.stem, seconds, error))
-        tqdm.write(f"{path.stem}: {seconds:.1f} s" + (f"  FAILED {error.splitlines()[0][:200]}" if error else ""))
+        tqdm.write(
+            f"{path.stem}: {seconds:.1f} s"
+            + (f"  FAILED {error.splitlines()[0][:200]}" if error else "")
+        )
     Path(out).mkdir(parents=True, exist_ok=True)
     with open(Path(out).parent / "run_timings.csv", "w", newline="") as f:
-        csv.writer(f).writerows([("lab", "profile", "seconds", "status"),
-                                 *[(lab, profile or os.environ.get("LABLIB_PROFILE", "auto"), f"{s:.1f}",
-                                    "error" if e else "ok") for lab, s, e in results]])
+        csv.writer(f).writerows(
+            [
+                ("lab", "profile", "seconds", "status"),
+                *[
+                    (
+                        lab,
+                        profile or os.environ.get("LABLIB_PROFILE", "auto"),
+                        f"{s:.1f}",
+                        "error" if e else "ok",
+                    )
+                    for lab, s, e in results
+                ],
+            ]
+        )
     return results

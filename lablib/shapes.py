@@ -28,11 +28,16 @@ Example:
 
 from __future__ import annotations
 
-import math
 import numbers
 
-__all__ = ["effective_kernel_size", "conv_output_size", "same_padding", "pool_output_size",
-           "conv_params", "dense_params"]
+__all__ = [
+    "effective_kernel_size",
+    "conv_output_size",
+    "same_padding",
+    "pool_output_size",
+    "conv_params",
+    "dense_params",
+]
 
 
 def _positive_int(name: str, value: object, smallest: int = 1) -> int:
@@ -86,7 +91,9 @@ def conv_output_size(w_in: int, f: int, s: int = 1, p: int | str = 0, d: int = 1
         p = 0
     p = _positive_int("p", p, smallest=0)
     if w_in + 2 * p < f_eff:
-        raise ValueError(f"the kernel spans {f_eff} pixels but the padded input has only {w_in + 2 * p}")
+        raise ValueError(
+            f"the kernel spans {f_eff} pixels but the padded input has only {w_in + 2 * p}"
+        )
     return (w_in - f_eff + 2 * p) // s + 1
 
 

@@ -14,8 +14,16 @@ import numpy as np
 import pytest
 
 from lablib import augment
-from lablib.augment import (IMAGENET_MEAN, IMAGENET_STD, AugmentedDataset, apply_batch, cifar_pipeline, compose,
-                            train_pipeline, val_pipeline)
+from lablib.augment import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    AugmentedDataset,
+    apply_batch,
+    cifar_pipeline,
+    compose,
+    train_pipeline,
+    val_pipeline,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +51,20 @@ def test_compose_gives_transforms_independent_streams(images):
     flips = [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
     rate = _changed_rate(compose(flips, seed=0), images[0], 2000)
     assert abs(rate - 0.75) < 4 * 0.0097
-    one_of = compose([A.OneOf([A.HorizontalFlip(p=1.0), A.VerticalFlip(p=1.0)], p=0.5), A.Transpose(p=0.5)], seed=1)
-    both = np.mean([not np.array_equal(one_of(image=images[0])["image"], images[0]) for _ in range(2000)])
+    one_of = compose(
+        [A.OneOf([A.HorizontalFlip(p=1.0), A.VerticalFlip(p=1.0)], p=0.5), A.Transpose(p=0.5)],
+        seed=1,
+    )
+    both = np.mean(
+        [not np.array_equal(one_of(image=images[0])["image"], images[0]) for _ in range(2000)]
+    )
     assert abs(both - 0.75) < 4 * 0.0097
 
 
 def test_compose_is_repeatable_with_a_seed(images):
-    make = lambda: compose([A.HorizontalFlip(p=0.5), A.ColorJitter(p=0.5), A.Rotate(limit=20, p=0.5)], seed=3)
+    make = lambda: compose(
+        [A.HorizontalFlip(p=0.5), A.ColorJitter(p=0.5), A.Rotate(limit=20, p=0.5)], seed=3
+    )
     a, b = make(), make()
     for _ in range(10):
         np.testing.assert_array_equal(a(image=images[1])["image"], b(image=images[1])["image"])
@@ -63,13 +78,17 @@ def test_val_pipeline_is_normalization_at_same_size(images):
 
 def test_val_pipeline_resizes_like_opencv(images):
     out = val_pipeline(24, mean=(0, 0, 0), std=(1, 1, 1))(image=images[1])["image"]
-    expected = cv2.resize(images[1], (24, 24), interpolation=cv2.INTER_LINEAR).astype(np.float64) / 255.0
+    expected = (
+        cv2.resize(images[1], (24, 24), interpolation=cv2.INTER_LINEAR).astype(np.float64) / 255.0
+    )
     np.testing.assert_allclose(out, expected, atol=1e-6)
 
 
 def test_val_pipeline_is_deterministic(images):
     pipeline = val_pipeline(32)
-    np.testing.assert_array_equal(pipeline(image=images[2])["image"], pipeline(image=images[2])["image"])
+    np.testing.assert_array_equal(
+        pipeline(image=images[2])["image"], pipeline(image=images[2])["image"]
+    )
 
 
 def test_train_pipeline_shape_range_and_seed(images):
@@ -93,8 +112,12 @@ def test_cifar_pipeline_outputs_are_shifted_or_flipped_crops_of_the_padded_image
     image = np.random.default_rng(2).integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
     pipeline = cifar_pipeline(32, mean=(0, 0, 0), std=(1, 1, 1), seed=0)
     padded = np.pad(image, ((4, 4), (4, 4), (0, 0)))
-    crops = {(flip, dy, dx): (padded[:, ::-1] if flip else padded)[dy:dy + 32, dx:dx + 32]
-             for flip in (0, 1) for dy in range(9) for dx in range(9)}
+    crops = {
+        (flip, dy, dx): (padded[:, ::-1] if flip else padded)[dy : dy + 32, dx : dx + 32]
+        for flip in (0, 1)
+        for dy in range(9)
+        for dx in range(9)
+    }
     seen = set()
     for _ in range(200):
         out = np.round(pipeline(image=image)["image"] * 255.0).astype(np.uint8)
@@ -126,9 +149,15 @@ def test_apply_batch_flips_images_and_masks_together(images):
 
 def test_apply_batch_keeps_ragged_boxes_as_lists():
     images = np.zeros((2, 20, 20, 3), dtype=np.uint8)
-    boxes = [np.array([[1, 2, 5, 6]], np.float32), np.array([[0, 0, 4, 4], [10, 10, 20, 20]], np.float32)]
+    boxes = [
+        np.array([[1, 2, 5, 6]], np.float32),
+        np.array([[0, 0, 4, 4], [10, 10, 20, 20]], np.float32),
+    ]
     labels = [np.array([0]), np.array([1, 2])]
-    flip = A.Compose([A.HorizontalFlip(p=1.0)], bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]))
+    flip = A.Compose(
+        [A.HorizontalFlip(p=1.0)],
+        bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
+    )
     out = apply_batch(flip, images, bboxes=boxes, labels=labels)
     assert isinstance(out["bboxes"], list)
     np.testing.assert_allclose(out["bboxes"][0], [[15, 2, 19, 6]])  # x -> W - x, max exclusive
@@ -158,7 +187,10 @@ def test_dataset_batches_cover_every_image_once_with_aligned_labels():
 
 def test_dataset_reshuffles_each_epoch_and_repeats_with_seed():
     x, y = _indexed(50)
-    a, b = AugmentedDataset(x, y, A.Compose([]), seed=3), AugmentedDataset(x, y, A.Compose([]), seed=3)
+    a, b = (
+        AugmentedDataset(x, y, A.Compose([]), seed=3),
+        AugmentedDataset(x, y, A.Compose([]), seed=3),
+    )
     first = a.order.copy()
     np.testing.assert_array_equal(first, b.order)
     a.on_epoch_end()
@@ -177,12 +209,26 @@ def test_dataset_feeds_model_fit():
     x = np.random.default_rng(1).integers(0, 256, size=(40, 16, 16, 3), dtype=np.uint8)
     y = np.arange(40) % 2
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    history = model.fit(AugmentedDataset(x, y, train_pipeline(16, seed=0), batch_size=16), epochs=2, verbose=0)
+    history = model.fit(
+        AugmentedDataset(x, y, train_pipeline(16, seed=0), batch_size=16), epochs=2, verbose=0
+    )
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
 
 
 def test_module_exports():
-    assert set(augment.__all__) >= {"cifar_pipeline", "compose", "train_pipeline", "val_pipeline", "apply_batch", "AugmentedDataset"}
+    assert set(augment.__all__) >= {
+        "cifar_pipeline",
+        "compose",
+        "train_pipeline",
+        "val_pipeline",
+        "apply_batch",
+        "AugmentedDataset",
+    }

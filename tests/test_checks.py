@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lablib.checks import CheckError, check_array, check_equal, check_shape, check_true, check_value, rel_error
+from lablib.checks import (
+    CheckError,
+    check_array,
+    check_equal,
+    check_shape,
+    check_true,
+    check_value,
+    rel_error,
+)
 
 
 def test_right_answers_pass():
@@ -22,14 +30,23 @@ def test_right_answers_pass():
     "call, expected_words",
     [
         (lambda: check_array("conv", None, [1, 2]), ["conv", "None", "return"]),
-        (lambda: check_array("conv", [[1, 2]], [1, 2]), ["expected shape (2,)", "got shape (1, 2)"]),
-        (lambda: check_array("conv", [1, 3], [1, 2], hint="flip it"), ["1 of 2", "index [1]", "expected 2", "got 3", "Hint: flip it"]),
+        (
+            lambda: check_array("conv", [[1, 2]], [1, 2]),
+            ["expected shape (2,)", "got shape (1, 2)"],
+        ),
+        (
+            lambda: check_array("conv", [1, 3], [1, 2], hint="flip it"),
+            ["1 of 2", "index [1]", "expected 2", "got 3", "Hint: flip it"],
+        ),
         (lambda: check_array("conv", "abc", [1, 2]), ["array of numbers", "str"]),
         (lambda: check_array("conv", [1, np.nan], [1, 2]), ["NaN"]),
         (lambda: check_array("conv", {"a": 1}, [1]), ["array of numbers", "dict"]),
         (lambda: check_value("m", [1, 2], 3), ["single number"]),
         (lambda: check_value("m", 3.5, 3), ["expected 3", "got 3.5"]),
-        (lambda: check_shape("s", np.zeros((2, 3)), (2, 4)), ["expected shape (2, 4)", "got shape (2, 3)"]),
+        (
+            lambda: check_shape("s", np.zeros((2, 3)), (2, 4)),
+            ["expected shape (2, 4)", "got shape (2, 3)"],
+        ),
         (lambda: check_shape("s", 5, (2, 4)), ["expected something with shape"]),
         (lambda: check_equal("size", 224.0, 224), ["whole numbers", "//"]),
         (lambda: check_equal("size", 223, 224), ["expected 224", "got int 223"]),

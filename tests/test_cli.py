@@ -6,8 +6,8 @@ import shutil
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from lablib.datasets import fallback as datafiles
 from lablib.cli import main
+from lablib.datasets import fallback as datafiles
 
 
 def test_data_check_passes_then_reports_corruption(tmp_path, capsys):
@@ -22,9 +22,22 @@ def test_data_check_passes_then_reports_corruption(tmp_path, capsys):
 def test_run_executes_labs_and_records_times(tmp_path, capsys):
     labs = tmp_path / "labs"
     labs.mkdir()
-    nbformat.write(new_notebook(cells=[new_code_cell("import os\nprint(os.environ['LABLIB_PROFILE'])")]), labs / "01_ok.ipynb")
+    nbformat.write(
+        new_notebook(cells=[new_code_cell("import os\nprint(os.environ['LABLIB_PROFILE'])")]),
+        labs / "01_ok.ipynb",
+    )
     nbformat.write(new_notebook(cells=[new_code_cell("1 / 0")]), labs / "02_fails.ipynb")
-    code = main(["run", "--labs", str(labs), "--out", str(tmp_path / "build" / "executed"), "--profile", "quick"])
+    code = main(
+        [
+            "run",
+            "--labs",
+            str(labs),
+            "--out",
+            str(tmp_path / "build" / "executed"),
+            "--profile",
+            "quick",
+        ]
+    )
     assert code == 1
     executed = nbformat.read(tmp_path / "build" / "executed" / "01_ok.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"].strip() == "quick"
@@ -36,8 +49,12 @@ def test_run_executes_labs_and_records_times(tmp_path, capsys):
 def test_run_picks_labs_by_number(tmp_path):
     from lablib.runner import _matches
 
-    assert _matches("10_data_augmentation", "10") and not _matches("08_cifar10_regularization", "10")
-    assert _matches("01_convolution_filters", "1") and _matches("08_cifar10_regularization", "cifar")
+    assert _matches("10_data_augmentation", "10") and not _matches(
+        "08_cifar10_regularization", "10"
+    )
+    assert _matches("01_convolution_filters", "1") and _matches(
+        "08_cifar10_regularization", "cifar"
+    )
 
 
 def test_run_with_no_labs_is_a_clear_error(tmp_path, capsys):

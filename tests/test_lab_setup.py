@@ -9,11 +9,19 @@ import lablib
 def test_setup_prints_one_line_with_everything(monkeypatch, capsys):
     monkeypatch.setenv("LABLIB_PROFILE", "quick")
     monkeypatch.setenv("LABLIB_OFFLINE", "1")
-    cfg = lablib.setup("01_convolution_filters", quick=dict(n=1), standard=dict(n=2), full=dict(n=3))
+    cfg = lablib.setup(
+        "01_convolution_filters", quick=dict(n=1), standard=dict(n=2), full=dict(n=3)
+    )
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert len(lines) == 1
     line = lines[0]
-    for part in ("01_convolution_filters", "profile quick", "tensorflow backend", "device CPU", "data offline"):
+    for part in (
+        "01_convolution_filters",
+        "profile quick",
+        "tensorflow backend",
+        "device CPU",
+        "data offline",
+    ):
         assert part in line, f"{part!r} missing from {line!r}"
     assert cfg.n == 1 and cfg.lab == "01_convolution_filters"
 

@@ -16,7 +16,13 @@ import pytest
 
 import lablib
 from lablib.course import find_labs
-from lablib.grading.markers import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, SOLUTION_STUB
+from lablib.grading.markers import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    SOLUTION_STUB,
+)
 from lablib.grading.release import release_notebook
 
 LABS = find_labs(Path(__file__).resolve().parent.parent / "labs")
@@ -29,15 +35,23 @@ def code_cells(nb):
 
 def test_there_are_labs():
     assert LABS, "no labs/NN_name.ipynb found"
-    assert [p.stem[:2] for p in LABS] == sorted({p.stem[:2] for p in LABS}), "two labs share a number"
+    assert [p.stem[:2] for p in LABS] == sorted({p.stem[:2] for p in LABS}), (
+        "two labs share a number"
+    )
 
 
 @pytest.mark.parametrize("path", LABS, ids=ids)
 def test_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
-    assert not dirty, f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing"
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
+    assert not dirty, (
+        f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing"
+    )
 
 
 @pytest.mark.parametrize("path", LABS, ids=ids)
@@ -45,11 +59,18 @@ def test_title_badge_and_setup_call(path):
     nb = nbformat.read(path, as_version=4)
     title = nb.cells[0]
     assert title.cell_type == "markdown" and title.source.startswith(f"# Lab {path.stem[:2]}")
-    assert f"colab.research.google.com/github/" in title.source and f"{path.stem}.ipynb" in title.source
+    assert (
+        "colab.research.google.com/github/" in title.source
+        and f"{path.stem}.ipynb" in title.source
+    )
     assert re.search(r"\*\*Time:\*\*", title.source), "the title cell states the time on CPU"
     setup = code_cells(nb)[0].source
-    assert f'lablib.setup("{path.stem}"' in setup, "the first code cell calls lablib.setup with the lab's own name"
-    assert lablib.COLAB_REQUIREMENT in setup, "the Colab install names the current release (lablib.COLAB_REQUIREMENT)"
+    assert f'lablib.setup("{path.stem}"' in setup, (
+        "the first code cell calls lablib.setup with the lab's own name"
+    )
+    assert lablib.COLAB_REQUIREMENT in setup, (
+        "the Colab install names the current release (lablib.COLAB_REQUIREMENT)"
+    )
     assert "sys.path" not in "\n".join(c.source for c in nb.cells), "no sys.path tricks in labs"
 
 
@@ -89,7 +110,10 @@ def test_release_has_no_solution_code_and_no_hidden_tests(path):
         if cell.cell_type != "code":
             continue
         released_lines = {line.strip() for line in out.source.splitlines()}
-        for begin, end, what in ((BEGIN_HIDDEN, END_HIDDEN, "hidden test"), (BEGIN_SOLUTION, END_SOLUTION, "solution")):
+        for begin, end, what in (
+            (BEGIN_HIDDEN, END_HIDDEN, "hidden test"),
+            (BEGIN_SOLUTION, END_SOLUTION, "solution"),
+        ):
             visible, marked = split_marked(cell.source, begin, end)
             leaked = [line for line in marked if line in released_lines and line not in visible]
             assert not leaked, f"cell {index}: {what} code still in the release: {leaked[:3]}"
@@ -107,13 +131,25 @@ def test_release_runs_until_the_first_exercise(path, tmp_path, monkeypatch):
     first_stub = next(i for i, c in enumerate(student.cells) if SOLUTION_STUB in c.source)
     monkeypatch.setenv("LABLIB_PROFILE", "quick")
     monkeypatch.setenv("LABLIB_OFFLINE", "1")
-    client = NotebookClient(student, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        student,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     with pytest.raises(CellExecutionError) as err:
         client.execute()
-    assert err.value.ename == "NotImplementedError", f"the release failed with {err.value.ename}: {err.value.evalue}"
-    failed = next(i for i, c in enumerate(student.cells)
-                  if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs))
-    assert failed > first_stub, f"cell {failed} failed before the first exercise (cell {first_stub})"
+    assert err.value.ename == "NotImplementedError", (
+        f"the release failed with {err.value.ename}: {err.value.evalue}"
+    )
+    failed = next(
+        i
+        for i, c in enumerate(student.cells)
+        if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs)
+    )
+    assert failed > first_stub, (
+        f"cell {failed} failed before the first exercise (cell {first_stub})"
+    )
     ran = [c for c in student.cells[:failed] if c.cell_type == "code"]
     assert all(c.execution_count for c in ran), "every cell before the failure ran"
 
@@ -134,7 +170,9 @@ def test_colab_setup_installs_pinned_lablib_and_keeps_colab_tensorflow(path, mon
     assert cmd[:4] == [sys.executable, "-m", "pip", "install"] and kwargs.get("check") is True
     assert lablib.COLAB_REQUIREMENT in cmd
     for package in ("tensorflow", "keras"):
-        assert f"{package}=={importlib.metadata.version(package)}" in cmd, f"{package} is not pinned to Colab's version"
+        assert f"{package}=={importlib.metadata.version(package)}" in cmd, (
+            f"{package} is not pinned to Colab's version"
+        )
     assert not any(flag in cmd for flag in ("-U", "--upgrade", "--force-reinstall"))
 
 

@@ -69,16 +69,29 @@ def tape_grads(layer, x: np.ndarray, dout: np.ndarray, weights, **call_kwargs):
 
 # --------------------------------------------------------------------------- padding
 
-@pytest.mark.parametrize("size, kernel, stride, expected", [
-    (5, 3, 1, (1, 1)), (5, 4, 1, (1, 2)), (6, 3, 2, (0, 1)), (7, 3, 2, (1, 1)),
-    (8, 4, 2, (1, 1)), (7, 4, 3, (1, 2)), (8, 3, 3, (0, 1)), (9, 2, 3, (0, 0)), (4, 1, 2, (0, 0)),
-])
+
+@pytest.mark.parametrize(
+    "size, kernel, stride, expected",
+    [
+        (5, 3, 1, (1, 1)),
+        (5, 4, 1, (1, 2)),
+        (6, 3, 2, (0, 1)),
+        (7, 3, 2, (1, 1)),
+        (8, 4, 2, (1, 1)),
+        (7, 4, 3, (1, 2)),
+        (8, 3, 3, (0, 1)),
+        (9, 2, 3, (0, 0)),
+        (4, 1, 2, (0, 0)),
+    ],
+)
 def test_same_padding_follows_tensorflow(size, kernel, stride, expected):
     assert same_padding(size, kernel, stride) == expected
     # TensorFlow agrees: a kernel of ones on an image of ones counts each window's real pixels
     x = np.ones((1, size, size, 1))
     counts = tf.nn.conv2d(x, np.ones((kernel, kernel, 1, 1)), stride, "SAME").numpy()[0, :, 0, 0]
-    ours = L.conv2d_forward_fast(x, np.ones((kernel, kernel, 1, 1)), np.zeros(1), stride, "same")[0][0, :, 0, 0]
+    ours = L.conv2d_forward_fast(x, np.ones((kernel, kernel, 1, 1)), np.zeros(1), stride, "same")[
+        0
+    ][0, :, 0, 0]
     np.testing.assert_array_equal(ours, counts)
 
 
@@ -87,7 +100,7 @@ def test_same_padding_follows_tensorflow(size, kernel, stride, expected):
 CONV_CASES = [  # (N, H, W, C_in, C_out, k, stride, padding)
     (2, 5, 5, 1, 1, 3, 1, "valid"),
     (2, 5, 5, 1, 1, 3, 1, "same"),
-    (2, 6, 7, 2, 3, 3, 2, "same"),   # odd total padding: one more row/column at the bottom/right
+    (2, 6, 7, 2, 3, 3, 2, "same"),  # odd total padding: one more row/column at the bottom/right
     (2, 6, 6, 3, 2, 3, 2, "valid"),
     (1, 7, 7, 3, 2, 4, 3, "same"),
     (2, 9, 8, 2, 4, 3, 3, "valid"),  # last rows/columns reached by no window
@@ -100,7 +113,11 @@ CONV_CASES = [  # (N, H, W, C_in, C_out, k, stride, padding)
 def _conv_case(case):
     n, h, w, c_in, c_out, k, stride, padding = case
     rng = rng_for("conv", case)
-    x, kernel, bias = rng.normal(size=(n, h, w, c_in)), rng.normal(size=(k, k, c_in, c_out)), rng.normal(size=c_out)
+    x, kernel, bias = (
+        rng.normal(size=(n, h, w, c_in)),
+        rng.normal(size=(k, k, c_in, c_out)),
+        rng.normal(size=c_out),
+    )
     layer = keras.layers.Conv2D(c_out, k, strides=stride, padding=padding, dtype="float64")
     layer.build(x.shape)
     layer.set_weights([kernel, bias])
@@ -133,9 +150,24 @@ def test_conv2d_backward_matches_finite_differences(case):
     dout = rng.normal(size=out.shape)
     dx, dw, db = L.conv2d_backward_fast(dout, cache)
     fwd = lambda: L.conv2d_forward_fast(x, kernel, bias, stride, padding)[0]  # noqa: E731
-    close("conv dx vs finite differences", dx, L.numerical_gradient(lambda _: fwd(), x, dout=dout), TOL_FD)
-    close("conv dw vs finite differences", dw, L.numerical_gradient(lambda _: fwd(), kernel, dout=dout), TOL_FD)
-    close("conv db vs finite differences", db, L.numerical_gradient(lambda _: fwd(), bias, dout=dout), TOL_FD)
+    close(
+        "conv dx vs finite differences",
+        dx,
+        L.numerical_gradient(lambda _: fwd(), x, dout=dout),
+        TOL_FD,
+    )
+    close(
+        "conv dw vs finite differences",
+        dw,
+        L.numerical_gradient(lambda _: fwd(), kernel, dout=dout),
+        TOL_FD,
+    )
+    close(
+        "conv db vs finite differences",
+        db,
+        L.numerical_gradient(lambda _: fwd(), bias, dout=dout),
+        TOL_FD,
+    )
 
 
 def test_conv2d_loop_backward_matches_finite_differences():
@@ -154,11 +186,21 @@ def test_conv2d_slide_formulas_single_channel():
     x, f, dout = rng.normal(size=(3, 3)), rng.normal(size=(2, 2)), rng.normal(size=(2, 2))
     _, cache = L.conv2d_forward(x[None, :, :, None], f[:, :, None, None], np.zeros(1))
     dx, dw, _ = L.conv2d_backward(dout[None, :, :, None], cache)
-    close("slide dF = correlate(X, dO)", dw[:, :, 0, 0], signal.correlate2d(x, dout, mode="valid"), TOL_EXACT)
+    close(
+        "slide dF = correlate(X, dO)",
+        dw[:, :, 0, 0],
+        signal.correlate2d(x, dout, mode="valid"),
+        TOL_EXACT,
+    )
     rot180 = f[::-1, ::-1]
     full = signal.correlate2d(np.pad(dout, 1), rot180, mode="valid")  # full_conv(rot180(F), dO)
     close("slide dX = full_conv(rot180 F, dO)", dx[0, :, :, 0], full, TOL_EXACT)
-    close("slide dX = full_conv(rot180 F, dO)", dx[0, :, :, 0], signal.convolve2d(dout, f, mode="full"), TOL_EXACT)
+    close(
+        "slide dX = full_conv(rot180 F, dO)",
+        dx[0, :, :, 0],
+        signal.convolve2d(dout, f, mode="full"),
+        TOL_EXACT,
+    )
 
 
 def test_conv2d_rejects_bad_arguments():
@@ -173,9 +215,17 @@ def test_conv2d_rejects_bad_arguments():
 
 # --------------------------------------------------------------------------- max pooling
 
-@pytest.mark.parametrize("shape, pool, stride", [
-    ((2, 4, 4, 1), 2, 2), ((2, 7, 7, 3), 2, 2), ((2, 7, 6, 2), 3, 2), ((1, 5, 5, 2), 2, 1), ((2, 9, 9, 1), 3, 3),
-])
+
+@pytest.mark.parametrize(
+    "shape, pool, stride",
+    [
+        ((2, 4, 4, 1), 2, 2),
+        ((2, 7, 7, 3), 2, 2),
+        ((2, 7, 6, 2), 3, 2),
+        ((1, 5, 5, 2), 2, 1),
+        ((2, 9, 9, 1), 3, 3),
+    ],
+)
 def test_maxpool_matches_keras_tape_and_finite_differences(shape, pool, stride):
     rng = rng_for("pool", shape, pool, stride)
     x = rng.normal(size=shape)
@@ -203,14 +253,19 @@ def test_maxpool_routes_to_the_argmax_only():
 
 # --------------------------------------------------------------------------- relu, dense, softmax
 
+
 def test_relu_and_dense_match_keras_and_finite_differences():
     rng = np.random.default_rng(5)
     x, w, b = rng.normal(size=(4, 6)), rng.normal(size=(6, 3)), rng.normal(size=3)
     out, cache = L.relu_forward(x)
     close("relu forward vs Keras", out, keras.ops.relu(x), TOL_EXACT)
     dout = rng.normal(size=x.shape)
-    close("relu dx vs finite differences", L.relu_backward(dout, cache),
-          L.numerical_gradient(lambda v: L.relu_forward(v)[0], x, dout=dout), TOL_FD)
+    close(
+        "relu dx vs finite differences",
+        L.relu_backward(dout, cache),
+        L.numerical_gradient(lambda v: L.relu_forward(v)[0], x, dout=dout),
+        TOL_FD,
+    )
 
     dense = keras.layers.Dense(3, dtype="float64")
     dense.build(x.shape)
@@ -219,10 +274,16 @@ def test_relu_and_dense_match_keras_and_finite_differences():
     close("dense forward vs Keras", out, dense(x), TOL_EXACT)
     dout = rng.normal(size=out.shape)
     grads = L.dense_backward(dout, cache)
-    for name, ours, tape in zip(("dx", "dw", "db"), grads, tape_grads(dense, x, dout, [dense.kernel, dense.bias])):
+    for name, ours, tape in zip(
+        ("dx", "dw", "db"), grads, tape_grads(dense, x, dout, [dense.kernel, dense.bias])
+    ):
         close(f"dense {name} vs GradientTape", ours, tape, TOL_EXACT)
-    close("dense dw vs finite differences", grads[1],
-          L.numerical_gradient(lambda v: L.dense_forward(x, v, b)[0], w, dout=dout), TOL_FD)
+    close(
+        "dense dw vs finite differences",
+        grads[1],
+        L.numerical_gradient(lambda v: L.dense_forward(x, v, b)[0], w, dout=dout),
+        TOL_FD,
+    )
 
 
 def test_softmax_cross_entropy_matches_keras():
@@ -237,13 +298,18 @@ def test_softmax_cross_entropy_matches_keras():
         value = keras_loss(y, lt)
     close("softmax CE dlogits vs GradientTape", dlogits, tape.gradient(value, lt), TOL_EXACT)
     # h = 1e-4: some entries of dlogits are ~1e-5, where the rounding error of h = 1e-5 shows
-    close("softmax CE dlogits vs finite differences", dlogits,
-          L.numerical_gradient(lambda v: L.softmax_cross_entropy(v, y)[0], logits, h=1e-4), TOL_FD)
+    close(
+        "softmax CE dlogits vs finite differences",
+        dlogits,
+        L.numerical_gradient(lambda v: L.softmax_cross_entropy(v, y)[0], logits, h=1e-4),
+        TOL_FD,
+    )
     big, _ = L.softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([1]))
     assert np.isclose(big, 1000.0)  # no overflow
 
 
 # --------------------------------------------------------------------------- batch normalization
+
 
 def _bn_layer(x, gamma, beta, stats, momentum=0.99, eps=1e-3):
     layer = keras.layers.BatchNormalization(momentum=momentum, epsilon=eps, dtype="float64")
@@ -252,7 +318,9 @@ def _bn_layer(x, gamma, beta, stats, momentum=0.99, eps=1e-3):
     return layer
 
 
-@pytest.mark.parametrize("shape, momentum", [((8, 5), 0.99), ((4, 3, 3, 2), 0.9), ((3, 5, 4, 3), 0.99)])
+@pytest.mark.parametrize(
+    "shape, momentum", [((8, 5), 0.99), ((4, 3, 3, 2), 0.9), ((3, 5, 4, 3), 0.99)]
+)
 def test_batchnorm_matches_keras_in_training_and_inference(shape, momentum):
     rng = rng_for("bn", shape, momentum)
     c = shape[-1]
@@ -263,8 +331,15 @@ def test_batchnorm_matches_keras_in_training_and_inference(shape, momentum):
         x = rng.normal(loc=2.0, scale=3.0, size=shape)
         out, _ = L.batchnorm_forward(x, gamma, beta, ours, True, momentum)
         close("batchnorm train forward vs Keras", out, layer(x, training=True), TOL_EXACT)
-        close("batchnorm moving_mean vs Keras", ours.moving_mean, layer.moving_mean.numpy(), TOL_EXACT)
-        close("batchnorm moving_variance vs Keras", ours.moving_variance, layer.moving_variance.numpy(), TOL_EXACT)
+        close(
+            "batchnorm moving_mean vs Keras", ours.moving_mean, layer.moving_mean.numpy(), TOL_EXACT
+        )
+        close(
+            "batchnorm moving_variance vs Keras",
+            ours.moving_variance,
+            layer.moving_variance.numpy(),
+            TOL_EXACT,
+        )
     x = rng.normal(loc=2.0, scale=3.0, size=shape)
     before = ours.moving_mean.copy()
     out, _ = L.batchnorm_forward(x, gamma, beta, ours, False, momentum)
@@ -280,7 +355,9 @@ def test_batchnorm_backward_matches_tape_and_finite_differences(shape, training)
     x, gamma, beta = rng.normal(1.0, 2.0, size=shape), rng.normal(size=c), rng.normal(size=c)
     stats = L.BatchNormStats(rng.normal(size=c), rng.uniform(0.5, 2.0, size=c))
     layer = _bn_layer(x, gamma, beta, stats)
-    out, cache = L.batchnorm_forward(x, gamma, beta, L.BatchNormStats(stats.moving_mean, stats.moving_variance), training)
+    out, cache = L.batchnorm_forward(
+        x, gamma, beta, L.BatchNormStats(stats.moving_mean, stats.moving_variance), training
+    )
     dout = rng.normal(size=out.shape)
     grads = L.batchnorm_backward(dout, cache)
     tape = tape_grads(layer, x, dout, [layer.gamma, layer.beta], training=training)
@@ -291,8 +368,18 @@ def test_batchnorm_backward_matches_tape_and_finite_differences(shape, training)
         fresh = L.BatchNormStats(stats.moving_mean, stats.moving_variance)
         return L.batchnorm_forward(x, gamma, beta, fresh, training)[0]
 
-    close("batchnorm dx vs finite differences", grads[0], L.numerical_gradient(fwd, x, dout=dout), TOL_FD)
-    close("batchnorm dgamma vs finite differences", grads[1], L.numerical_gradient(fwd, gamma, dout=dout), TOL_FD)
+    close(
+        "batchnorm dx vs finite differences",
+        grads[0],
+        L.numerical_gradient(fwd, x, dout=dout),
+        TOL_FD,
+    )
+    close(
+        "batchnorm dgamma vs finite differences",
+        grads[1],
+        L.numerical_gradient(fwd, gamma, dout=dout),
+        TOL_FD,
+    )
 
 
 def test_batchnorm_stats_initial_state_is_keras_default():
@@ -305,11 +392,12 @@ def test_batchnorm_stats_initial_state_is_keras_default():
 
 # --------------------------------------------------------------------------- gradient check helper
 
+
 def test_numerical_gradient_is_central_and_restores_x():
     x = np.array([[0.5, -1.0], [2.0, 3.0]])
     original = x.copy()
-    grad = L.numerical_gradient(lambda v: float(np.sum(v ** 3)), x)
-    close("numerical_gradient of sum(x^3)", grad, 3 * original ** 2, 1e-9)
+    grad = L.numerical_gradient(lambda v: float(np.sum(v**3)), x)
+    close("numerical_gradient of sum(x^3)", grad, 3 * original**2, 1e-9)
     np.testing.assert_array_equal(x, original)
     with pytest.raises(TypeError, match="float"):
         L.numerical_gradient(lambda v: 0.0, np.arange(3))

@@ -2,9 +2,9 @@
 their contracts."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +32,18 @@ def test_environment_yml_matches_pyproject():
     conda = conda_requirements()
     assert conda.pop("python") == python
     conda.pop("pip")
-    assert conda == pip, (f"only in pyproject: {sorted(set(pip.items()) - set(conda.items()))}; "
-                          f"only in environment.yml: {sorted(set(conda.items()) - set(pip.items()))}")
+    assert conda == pip, (
+        f"only in pyproject: {sorted(set(pip.items()) - set(conda.items()))}; "
+        f"only in environment.yml: {sorted(set(conda.items()) - set(pip.items()))}"
+    )
 
 
 def test_every_dependency_has_bounds():
     pip, _ = pyproject_requirements()
     for name, spec in pip.items():
-        assert ">=" in spec and "<" in spec.replace("<=", ""), f"{name}{spec}: give a lower and an upper bound"
+        assert ">=" in spec and "<" in spec.replace("<=", ""), (
+            f"{name}{spec}: give a lower and an upper bound"
+        )
 
 
 def test_makefile_targets():

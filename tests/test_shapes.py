@@ -40,13 +40,16 @@ def test_mlp_first_layer_matches_keras_dense():
     assert layer.count_params() == shapes.dense_params(921_600, 20) == 18_432_020
 
 
-@pytest.mark.parametrize("w_in, f, s, p, expected", [
-    (224, 3, 1, 1, 224),   # slide 000: F=3, S=1, P=1 keeps the size
-    (224, 7, 7, 0, 32),    # slide 000: F=7, S=7, P=0
-    (256, 3, 1, 0, 254),   # slide 003: 256x256 RGB, 10 filters 3x3, P=0, S=1
-    (5, 3, 1, 0, 3),       # slide 003: the 5x5 "sem padding" example
-    (28, 3, 1, "same", 28),
-])
+@pytest.mark.parametrize(
+    "w_in, f, s, p, expected",
+    [
+        (224, 3, 1, 1, 224),  # slide 000: F=3, S=1, P=1 keeps the size
+        (224, 7, 7, 0, 32),  # slide 000: F=7, S=7, P=0
+        (256, 3, 1, 0, 254),  # slide 003: 256x256 RGB, 10 filters 3x3, P=0, S=1
+        (5, 3, 1, 0, 3),  # slide 003: the 5x5 "sem padding" example
+        (28, 3, 1, "same", 28),
+    ],
+)
 def test_conv_output_size_slide_numbers(w_in, f, s, p, expected):
     assert shapes.conv_output_size(w_in, f, s, p) == expected
 
@@ -59,13 +62,16 @@ def test_conv_params_slide_number_and_keras():
     assert layer.count_params() == 280
 
 
-@pytest.mark.parametrize("w_in, f, s, expected", [
-    (3, 2, 1, 2),    # arange(9).reshape(3, 3), 2x2 max pooling, stride 1 -> 2x2
-    (4, 2, 2, 2),    # slide 000: 4x4 input, F=2, S=2
-    (4, 2, 1, 3),    # slide 000: 4x4 input, F=2, S=1
-    (28, 2, 2, 14),  # slide 001: MNIST model, 28x28 -> 14x14
-    (14, 2, 2, 7),   #            14x14 -> 7x7
-])
+@pytest.mark.parametrize(
+    "w_in, f, s, expected",
+    [
+        (3, 2, 1, 2),  # arange(9).reshape(3, 3), 2x2 max pooling, stride 1 -> 2x2
+        (4, 2, 2, 2),  # slide 000: 4x4 input, F=2, S=2
+        (4, 2, 1, 3),  # slide 000: 4x4 input, F=2, S=1
+        (28, 2, 2, 14),  # slide 001: MNIST model, 28x28 -> 14x14
+        (14, 2, 2, 7),  #            14x14 -> 7x7
+    ],
+)
 def test_pool_output_size_slide_numbers(w_in, f, s, expected):
     assert shapes.pool_output_size(w_in, f, s) == expected
 
@@ -86,7 +92,10 @@ def test_conv_output_size_matches_keras_conv2d(padding):
             continue  # Keras refuses strides > 1 with dilation > 1; kernel larger than input
         layer = keras.layers.Conv2D(1, f, strides=s, padding=padding, dilation_rate=d)
         out = layer(np.zeros((1, h, w, 1), "float32"))
-        expected = (shapes.conv_output_size(h, f, s, padding, d), shapes.conv_output_size(w, f, s, padding, d))
+        expected = (
+            shapes.conv_output_size(h, f, s, padding, d),
+            shapes.conv_output_size(w, f, s, padding, d),
+        )
         assert tuple(out.shape[1:3]) == expected, (h, w, f, s, d, padding)
         checked += 1
     assert checked >= 70
@@ -94,15 +103,30 @@ def test_conv_output_size_matches_keras_conv2d(padding):
 
 def test_conv_output_size_with_integer_padding_matches_zero_padding_then_valid():
     for h, f, s, p in itertools.product((5, 8), (1, 3, 4), (1, 2, 3), (0, 1, 2)):
-        model = keras.Sequential([keras.Input((h, h + 1, 1)), keras.layers.ZeroPadding2D(p),
-                                  keras.layers.Conv2D(1, f, strides=s)])
+        model = keras.Sequential(
+            [
+                keras.Input((h, h + 1, 1)),
+                keras.layers.ZeroPadding2D(p),
+                keras.layers.Conv2D(1, f, strides=s),
+            ]
+        )
         out_shape = model.compute_output_shape((1, h, h + 1, 1))
-        assert out_shape[1:3] == (shapes.conv_output_size(h, f, s, p), shapes.conv_output_size(h + 1, f, s, p))
+        assert out_shape[1:3] == (
+            shapes.conv_output_size(h, f, s, p),
+            shapes.conv_output_size(h + 1, f, s, p),
+        )
 
 
 def test_same_padding_matches_keras_values():
     rng = np.random.default_rng(0)
-    for h, w, f, s in [(6, 6, 3, 2), (7, 6, 3, 2), (8, 5, 4, 3), (5, 9, 2, 1), (6, 7, 5, 2), (4, 4, 1, 2)]:
+    for h, w, f, s in [
+        (6, 6, 3, 2),
+        (7, 6, 3, 2),
+        (8, 5, 4, 3),
+        (5, 9, 2, 1),
+        (6, 7, 5, 2),
+        (4, 4, 1, 2),
+    ]:
         x = rng.normal(size=(2, h, w, 3)).astype("float32")
         same = keras.layers.Conv2D(4, f, strides=s, padding="same")
         y_same = np.asarray(same(x))
@@ -126,19 +150,30 @@ def test_same_padding_puts_the_odd_pixel_after():
 def test_pool_output_size_matches_keras_pooling(padding):
     for h, f, s in itertools.product(SIZES, (1, 2, 3), (None, 1, 2, 3)):
         w = h + 2
-        for layer in (keras.layers.MaxPooling2D(f, strides=s, padding=padding),
-                      keras.layers.AveragePooling2D(f, strides=s, padding=padding)):
+        for layer in (
+            keras.layers.MaxPooling2D(f, strides=s, padding=padding),
+            keras.layers.AveragePooling2D(f, strides=s, padding=padding),
+        ):
             out = layer(np.zeros((1, h, w, 2), "float32"))
-            assert tuple(out.shape[1:3]) == (shapes.pool_output_size(h, f, s, padding),
-                                             shapes.pool_output_size(w, f, s, padding)), (h, w, f, s, padding)
+            assert tuple(out.shape[1:3]) == (
+                shapes.pool_output_size(h, f, s, padding),
+                shapes.pool_output_size(w, f, s, padding),
+            ), (h, w, f, s, padding)
             assert layer.count_params() == 0
 
 
 def test_conv_params_matches_keras_count_params():
-    for f, c_in, c_out, bias in itertools.product((1, 3, (1, 5), (3, 2)), (1, 3, 16), (1, 8), (True, False)):
+    for f, c_in, c_out, bias in itertools.product(
+        (1, 3, (1, 5), (3, 2)), (1, 3, 16), (1, 8), (True, False)
+    ):
         layer = keras.layers.Conv2D(c_out, f, use_bias=bias)
         layer.build((None, 9, 9, c_in))
-        assert layer.count_params() == shapes.conv_params(f, c_in, c_out, bias), (f, c_in, c_out, bias)
+        assert layer.count_params() == shapes.conv_params(f, c_in, c_out, bias), (
+            f,
+            c_in,
+            c_out,
+            bias,
+        )
 
 
 def test_dense_params_matches_keras_count_params():
@@ -163,16 +198,19 @@ def test_rounds_down_when_windows_do_not_fit():
     assert shapes.pool_output_size(7, 2) == 3
 
 
-@pytest.mark.parametrize("call", [
-    lambda: shapes.conv_output_size(0, 3),
-    lambda: shapes.conv_output_size(2, 3),
-    lambda: shapes.conv_output_size(8, 3, s=0),
-    lambda: shapes.conv_output_size(8, 3, p=-1),
-    lambda: shapes.conv_output_size(8, 3, p="full"),
-    lambda: shapes.conv_output_size(8.0, 3),
-    lambda: shapes.conv_params(3, 0, 4),
-    lambda: shapes.dense_params(True, 4),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: shapes.conv_output_size(0, 3),
+        lambda: shapes.conv_output_size(2, 3),
+        lambda: shapes.conv_output_size(8, 3, s=0),
+        lambda: shapes.conv_output_size(8, 3, p=-1),
+        lambda: shapes.conv_output_size(8, 3, p="full"),
+        lambda: shapes.conv_output_size(8.0, 3),
+        lambda: shapes.conv_params(3, 0, 4),
+        lambda: shapes.dense_params(True, 4),
+    ],
+)
 def test_bad_arguments_raise_value_error(call):
     with pytest.raises(ValueError):
         call()

@@ -39,10 +39,37 @@ from lablib.grading.plan import RunCell, defined_names
 __all__ = ["ExecOptions", "ExecutionError", "CellResult", "Sandbox", "execute", "run_sync"]
 
 _TOKEN_LINE = re.compile(re.escape(TOKEN_PREFIX) + r"\S*\n?")
-_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "CONDA_PREFIX",
-             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-             "TF_NUM_INTEROP_THREADS", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND")
-_SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/dev")
+_ENV_KEEP = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "PYTHONPATH",
+    "LD_LIBRARY_PATH",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "KERAS_BACKEND",
+)
+_SYSTEM_READ = (
+    "/usr",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/bin",
+    "/sbin",
+    "/etc",
+    "/opt",
+    "/proc",
+    "/sys",
+    "/dev",
+)
 
 
 class ExecutionError(RuntimeError):
@@ -53,12 +80,12 @@ class ExecutionError(RuntimeError):
 class ExecOptions:
     """Limits for one notebook (seconds and bytes)."""
 
-    timeout: float = 600.0            # the whole notebook, kernel start-ups included
-    cell_timeout: float = 120.0       # each cell from the first exercise on
-    memory: int = 6 * 2**30           # the kernel's address space (RLIMIT_AS)
-    output_limit: int = 200_000       # output kept per cell
-    file_size: int = 512 * 2**20      # largest file the kernel may write
-    max_recoveries: int = 3           # fresh kernels after a crash
+    timeout: float = 600.0  # the whole notebook, kernel start-ups included
+    cell_timeout: float = 120.0  # each cell from the first exercise on
+    memory: int = 6 * 2**30  # the kernel's address space (RLIMIT_AS)
+    output_limit: int = 200_000  # output kept per cell
+    file_size: int = 512 * 2**20  # largest file the kernel may write
+    max_recoveries: int = 3  # fresh kernels after a crash
     landlock: bool = True
 
 
@@ -66,7 +93,7 @@ class ExecOptions:
 class CellResult:
     """What one cell did."""
 
-    status: str = "not_run"           # ok | error | timeout | died | not_run
+    status: str = "not_run"  # ok | error | timeout | died | not_run
     ename: str = ""
     evalue: str = ""
     outputs: list = field(default_factory=list)
@@ -80,9 +107,9 @@ class CellResult:
 class Sandbox:
     """Where a job's kernel lives and what it may touch."""
 
-    job: Path                         # the job folder: the only place the kernel can write
-    protected: list[str]              # folders it must not read (labs, submissions, grades, other jobs)
-    read: list[str]                   # folders it may read (Landlock allowlist)
+    job: Path  # the job folder: the only place the kernel can write
+    protected: list[str]  # folders it must not read (labs, submissions, grades, other jobs)
+    read: list[str]  # folders it may read (Landlock allowlist)
 
     @property
     def cwd(self) -> Path:
@@ -94,19 +121,41 @@ class Sandbox:
             (self.job / name).mkdir(parents=True, exist_ok=True)
         _copy_font_cache(self.job / "mpl")
         env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP or k.startswith("LC_")}
-        env.update(LABLIB_PROFILE="quick", LABLIB_OFFLINE="1", MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2",
-                   PYTHONDONTWRITEBYTECODE="1", PYTHONUSERBASE=site.getuserbase(), HOME=str(self.job / "home"),
-                   TMPDIR=str(self.job / "tmp"), IPYTHONDIR=str(self.job / "ipython"), MPLCONFIGDIR=str(self.job / "mpl"),
-                   KERAS_HOME=str(self.job / "keras"), JUPYTER_RUNTIME_DIR=str(self.job / "runtime"),
-                   JUPYTER_CONFIG_DIR=str(self.job / "home"), JUPYTER_DATA_DIR=str(self.job / "home"),
-                   LABLIB_DATA=os.environ.get("LABLIB_DATA") or str(_data_dir()), JPY_SESSION_NAME="")
+        env.update(
+            LABLIB_PROFILE="quick",
+            LABLIB_OFFLINE="1",
+            MPLBACKEND="Agg",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONUSERBASE=site.getuserbase(),
+            HOME=str(self.job / "home"),
+            TMPDIR=str(self.job / "tmp"),
+            IPYTHONDIR=str(self.job / "ipython"),
+            MPLCONFIGDIR=str(self.job / "mpl"),
+            KERAS_HOME=str(self.job / "keras"),
+            JUPYTER_RUNTIME_DIR=str(self.job / "runtime"),
+            JUPYTER_CONFIG_DIR=str(self.job / "home"),
+            JUPYTER_DATA_DIR=str(self.job / "home"),
+            LABLIB_DATA=os.environ.get("LABLIB_DATA") or str(_data_dir()),
+            JPY_SESSION_NAME="",
+        )
         return env
 
     def config(self, options: ExecOptions) -> dict[str, Any]:
-        limits = {"memory": options.memory, "file_size": options.file_size, "cpu": int(4 * options.timeout + 60)}
+        limits = {
+            "memory": options.memory,
+            "file_size": options.file_size,
+            "cpu": int(4 * options.timeout + 60),
+        }
         own = str(self.job.resolve())
-        return {"limits": limits, "read": self.read, "write": [own, "/dev/null"], "landlock": options.landlock,
-                "protected": self.protected, "own": [own, *self.read]}
+        return {
+            "limits": limits,
+            "read": self.read,
+            "write": [own, "/dev/null"],
+            "landlock": options.landlock,
+            "protected": self.protected,
+            "own": [own, *self.read],
+        }
 
 
 def _data_dir() -> Path:
@@ -117,7 +166,9 @@ def _data_dir() -> Path:
 
 def _copy_font_cache(target: Path) -> None:
     """Give the kernel matplotlib's font list, so it need not rebuild it (that starts a program)."""
-    base = os.environ.get("MPLCONFIGDIR") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "matplotlib")
+    base = os.environ.get("MPLCONFIGDIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", "~/.cache"), "matplotlib"
+    )
     for font_list in Path(os.path.expanduser(base)).glob("fontlist-*.json"):
         shutil.copy(font_list, target / font_list.name)
 
@@ -139,8 +190,17 @@ def readable_paths(protected: list[str], extra: list[str] = ()) -> list[str]:
     """The kernel's read allowlist: Python, site-packages, lablib, data/, system folders; never ``protected``."""
     import lablib
 
-    roots = [*_SYSTEM_READ, sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(),
-             site.getusersitepackages(), str(Path(lablib.__file__).parent), str(_data_dir()), *extra]
+    roots = [
+        *_SYSTEM_READ,
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        *site.getsitepackages(),
+        site.getusersitepackages(),
+        str(Path(lablib.__file__).parent),
+        str(_data_dir()),
+        *extra,
+    ]
     paths: list[str] = []
     for root in dict.fromkeys(os.path.realpath(r) for r in roots if os.path.exists(r)):
         paths += carve(root, protected)
@@ -153,14 +213,24 @@ class _KernelManager(AsyncKernelManager):
     sandbox_config: dict[str, Any] = {}
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return [sys.executable, "-m", "lablib.grading.sandbox", "--sandbox", json.dumps(self.sandbox_config),
-                "-f", self.connection_file, *(extra_arguments or [])]
+        return [
+            sys.executable,
+            "-m",
+            "lablib.grading.sandbox",
+            "--sandbox",
+            json.dumps(self.sandbox_config),
+            "-f",
+            self.connection_file,
+            *(extra_arguments or []),
+        ]
 
 
 class _Client(NotebookClient):
     """nbclient, plus: completion tokens, an output cap, and which cells the kernel started."""
 
-    def __init__(self, nb: nbformat.NotebookNode, tokens: dict[int, str], output_limit: int, **kw: Any) -> None:
+    def __init__(
+        self, nb: nbformat.NotebookNode, tokens: dict[int, str], output_limit: int, **kw: Any
+    ) -> None:
         super().__init__(nb, **kw)
         self.tokens, self.output_limit = tokens, output_limit
         self.seen: set[int] = set()
@@ -176,7 +246,9 @@ class _Client(NotebookClient):
 
     def _record_reply(self, cell: Any, cell_index: int, execute_reply: dict) -> None:
         payload = (execute_reply or {}).get("content", {}).get("payload", [])
-        if any(p.get("source") == "ask_exit" for p in payload):  # exit() / quit(): the kernel shuts down next
+        if any(
+            p.get("source") == "ask_exit" for p in payload
+        ):  # exit() / quit(): the kernel shuts down next
             self.exits.add(cell_index)
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
@@ -192,7 +264,11 @@ class _Client(NotebookClient):
             content["evalue"] = str(content.get("evalue", ""))[:4000]
             content["traceback"] = [str(line)[:4000] for line in content.get("traceback", [])[-40:]]
             return super().output(outs, msg, display_id, cell_index)
-        size = len(content.get("text", "")) if kind == "stream" else len(json.dumps(content.get("data", {})))
+        size = (
+            len(content.get("text", ""))
+            if kind == "stream"
+            else len(json.dumps(content.get("data", {})))
+        )
         used = self.sizes.get(cell_index, 0)
         room = max(0, self.output_limit - used)
         if size > room:
@@ -207,28 +283,54 @@ class _Client(NotebookClient):
 class _Session:
     """One kernel process and its nbclient driver."""
 
-    def __init__(self, nb: nbformat.NotebookNode, tokens: dict[int, str], sandbox: Sandbox, options: ExecOptions,
-                 number: int) -> None:
+    def __init__(
+        self,
+        nb: nbformat.NotebookNode,
+        tokens: dict[int, str],
+        sandbox: Sandbox,
+        options: ExecOptions,
+        number: int,
+    ) -> None:
         self.sandbox, self.options, self.number = sandbox, options, number
         self.km = _KernelManager(kernel_name="python3")
         self.km.sandbox_config = sandbox.config(options)
         self.km.connection_file = str(sandbox.job / "runtime" / f"kernel-{number}.json")
         error = {"ename": "TimeoutError", "evalue": "", "traceback": []}
-        self.client = _Client(nb, tokens, options.output_limit, km=self.km, allow_errors=True, interrupt_on_timeout=True,
-                              error_on_timeout=error, iopub_timeout=4, startup_timeout=120, record_timing=False,
-                              shutdown_kernel="immediate",
-                              coalesce_streams=False)  # nbclient's coalescing regex is quadratic in a line's length
+        self.client = _Client(
+            nb,
+            tokens,
+            options.output_limit,
+            km=self.km,
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            error_on_timeout=error,
+            iopub_timeout=4,
+            startup_timeout=120,
+            record_timing=False,
+            shutdown_kernel="immediate",
+            coalesce_streams=False,
+        )  # nbclient's coalescing regex is quadratic in a line's length
         self.log = open(sandbox.job / f"kernel-{number}.log", "wb")
 
     async def start(self, env: dict[str, str]) -> None:
-        await self.km.start_kernel(env=env, cwd=str(self.sandbox.cwd), stdout=self.log, stderr=self.log,
-                                   extra_arguments=["--HistoryManager.hist_file=:memory:", "--HistoryManager.enabled=False"])
+        await self.km.start_kernel(
+            env=env,
+            cwd=str(self.sandbox.cwd),
+            stdout=self.log,
+            stderr=self.log,
+            extra_arguments=[
+                "--HistoryManager.hist_file=:memory:",
+                "--HistoryManager.enabled=False",
+            ],
+        )
         process = getattr(self.km.provisioner, "process", None)
         if process is not None:  # lets the grader stop this kernel even if this worker dies
             (self.sandbox.job / f"kernel-{self.number}.pid").write_text(str(process.pid))
         await self.client.async_start_new_kernel_client()
-        config = {k: v for k, v in self.sandbox.config(self.options).items() if k in ("protected", "own")}
-        preamble = (f"import lablib.grading.sandbox as _lablib_gk\n_lablib_gk.install({config!r})\ndel _lablib_gk")
+        config = {
+            k: v for k, v in self.sandbox.config(self.options).items() if k in ("protected", "own")
+        }
+        preamble = f"import lablib.grading.sandbox as _lablib_gk\n_lablib_gk.install({config!r})\ndel _lablib_gk"
         reply = await self.quiet(preamble, 120)
         if reply != "ok":
             raise RuntimeError(f"the grading sandbox did not start in the kernel: {reply}")
@@ -236,12 +338,21 @@ class _Session:
     async def quiet(self, code: str, timeout: float) -> str:
         """Run grader code silently; ``"ok"``, the error, or ``"timeout"``."""
         try:
-            reply = await self.client.kc.execute_interactive(code, silent=True, store_history=False, timeout=timeout,
-                                                             output_hook=lambda msg: None)
+            reply = await self.client.kc.execute_interactive(
+                code,
+                silent=True,
+                store_history=False,
+                timeout=timeout,
+                output_hook=lambda msg: None,
+            )
         except (TimeoutError, asyncio.TimeoutError):
             return "timeout"
         content = reply["content"]
-        return "ok" if content["status"] == "ok" else f"{content.get('ename')}: {content.get('evalue')}"
+        return (
+            "ok"
+            if content["status"] == "ok"
+            else f"{content.get('ename')}: {content.get('evalue')}"
+        )
 
     async def alive(self) -> bool:
         return bool(await self.km.is_alive())
@@ -258,7 +369,13 @@ class _Session:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            hint = " (out of memory?)" if name == "SIGKILL" else " (a crash in native code)" if name == "SIGSEGV" else ""
+            hint = (
+                " (out of memory?)"
+                if name == "SIGKILL"
+                else " (a crash in native code)"
+                if name == "SIGSEGV"
+                else ""
+            )
             return f"the kernel was killed by {name}{hint}"
         return f"the kernel exited with code {code} (exit(), sys.exit in a thread or os._exit?)"
 
@@ -274,10 +391,16 @@ class _Session:
             reply = [o for o in node.outputs if o.get("output_type") == "error"]
             result.status = "timeout" if self.client.timed_out else "error" if reply else "ok"
             if reply:
-                result.ename, result.evalue = reply[-1].get("ename", ""), reply[-1].get("evalue", "")
+                result.ename, result.evalue = (
+                    reply[-1].get("ename", ""),
+                    reply[-1].get("evalue", ""),
+                )
             if self.client.timed_out:
                 which = "per-cell" if timeout >= limit else "notebook"
-                result.ename, result.evalue = "TimeoutError", f"stopped after {timeout} s (the {which} time limit)"
+                result.ename, result.evalue = (
+                    "TimeoutError",
+                    f"stopped after {timeout} s (the {which} time limit)",
+                )
         except DeadKernelError:
             result.status = "died"
         result.seconds = time.monotonic() - start
@@ -307,12 +430,18 @@ class _Session:
 
 def _notebook(cells: list[RunCell]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c.source) if c.kind != "markdown" else nbformat.v4.new_markdown_cell(c.shown)
-                for c in cells]
+    nb.cells = [
+        nbformat.v4.new_code_cell(c.source)
+        if c.kind != "markdown"
+        else nbformat.v4.new_markdown_cell(c.shown)
+        for c in cells
+    ]
     return nb
 
 
-async def _replay(session: _Session, cells: list[RunCell], upto: int, skip: set[int], deadline: float) -> int | None:
+async def _replay(
+    session: _Session, cells: list[RunCell], upto: int, skip: set[int], deadline: float
+) -> int | None:
     """Re-run cells ``[0, upto)`` in a fresh kernel; the index of a cell that broke it, or None."""
     for index in range(upto):
         if cells[index].kind == "markdown" or index in skip:
@@ -340,14 +469,21 @@ async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) 
         try:
             try:
                 await asyncio.wait_for(session.start(env), max(1.0, deadline - time.monotonic()))
-            except (RuntimeError, OSError) as exc:  # the kernel or its sandbox would not start: not the student's doing
+            except (
+                RuntimeError,
+                OSError,
+            ) as exc:  # the kernel or its sandbox would not start: not the student's doing
                 raise ExecutionError(f"kernel {sessions} did not start: {exc}") from exc
             broken = await _replay(session, cells, position, skip, deadline) if position else None
             if broken is not None:
                 skip.add(broken)
-                results[broken].note = "this cell broke the kernel again when it was re-run after a crash"
+                results[
+                    broken
+                ].note = "this cell broke the kernel again when it was re-run after a crash"
             else:
-                position = await _run_from(session, cells, results, position, skip, deadline, (names, poisoned))
+                position = await _run_from(
+                    session, cells, results, position, skip, deadline, (names, poisoned)
+                )
         except asyncio.TimeoutError:
             _not_run(cells, results, position, "not run: the notebook time limit ran out")
             break
@@ -356,10 +492,17 @@ async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) 
         if position >= len(cells):
             break
         if not any(c.kind == "test" for c in cells[position:]):
-            _not_run(cells, results, position, "not run: the kernel died earlier and no tests were left")
+            _not_run(
+                cells, results, position, "not run: the kernel died earlier and no tests were left"
+            )
             break
         if sessions > options.max_recoveries or time.monotonic() >= deadline:
-            _not_run(cells, results, position, "not run: the kernel died earlier and no time or restarts were left")
+            _not_run(
+                cells,
+                results,
+                position,
+                "not run: the kernel died earlier and no time or restarts were left",
+            )
             break
     return results
 
@@ -368,8 +511,15 @@ def _calls(source: str, names: set[str]) -> list[str]:
     return sorted(n for n in names if re.search(rf"\b{re.escape(n)}\b", source))
 
 
-async def _run_from(session: _Session, cells: list[RunCell], results: list[CellResult], position: int,
-                    skip: set[int], deadline: float, exercises: tuple[set[str], dict[str, str]]) -> int:
+async def _run_from(
+    session: _Session,
+    cells: list[RunCell],
+    results: list[CellResult],
+    position: int,
+    skip: set[int],
+    deadline: float,
+    exercises: tuple[set[str], dict[str, str]],
+) -> int:
     """Run cells from ``position``; return where to resume after a crash (len(cells) when done).
 
     An instructor cell that calls an exercise function whose test crashed or timed out
@@ -385,7 +535,9 @@ async def _run_from(session: _Session, cells: list[RunCell], results: list[CellR
             return len(cells)
         bad = _calls(cell.source, set(poisoned)) if cell.kind == "code" else []
         if bad:
-            results[index].note = f"skipped: it calls {', '.join(bad)}, whose test {poisoned[bad[0]]}"
+            results[
+                index
+            ].note = f"skipped: it calls {', '.join(bad)}, whose test {poisoned[bad[0]]}"
             skip.add(index)
             continue
         result = await session.run(cell, index, deadline)
@@ -395,7 +547,9 @@ async def _run_from(session: _Session, cells: list[RunCell], results: list[CellR
             poisoned.update({n: how for n in _calls(cell.test.code, names)})
         if result.status == "timeout":
             skip.add(index)  # a re-run after a crash would only time out again
-        if result.status == "died" or (result.status == "timeout" and await session.quiet("", 10) != "ok"):
+        if result.status == "died" or (
+            result.status == "timeout" and await session.quiet("", 10) != "ok"
+        ):
             skip.add(index)
             return index + 1
         if cell.kind == "test":
@@ -405,7 +559,11 @@ async def _run_from(session: _Session, cells: list[RunCell], results: list[CellR
 
 def _not_run(cells: list[RunCell], results: list[CellResult], start: int, note: str) -> None:
     for index in range(start, len(cells)):
-        if cells[index].kind != "markdown" and results[index].status == "not_run" and not results[index].note:
+        if (
+            cells[index].kind != "markdown"
+            and results[index].status == "not_run"
+            and not results[index].note
+        ):
             results[index].note = note
 
 

@@ -46,22 +46,50 @@ from typing import Any
 
 from lablib.course import find_labs
 from lablib.grading.execute import ExecOptions, Sandbox, readable_paths, run_sync
-from lablib.grading.pool import run_jobs
 from lablib.grading.plan import LabPlan, load_plan, match_exercises, rebuild
-from lablib.grading.report import STATUSES, notebook_status, plot_scores, score_tests, write_executed, write_feedback, write_results
+from lablib.grading.pool import run_jobs
+from lablib.grading.report import (
+    STATUSES,
+    notebook_status,
+    plot_scores,
+    score_tests,
+    write_executed,
+    write_feedback,
+    write_results,
+)
 from lablib.grading.submissions import Candidate, find_candidates, read_notebook
 
 __all__ = ["GradeOptions", "GradeReport", "grade", "grade_one", "flag_code", "STATUSES", "COLUMNS"]
 
-COLUMNS = ["student", "lab", "score", "max_score", "status", "reason", "tests_passed", "tests_total", "flags", "file",
-           "seconds"]
+COLUMNS = [
+    "student",
+    "lab",
+    "score",
+    "max_score",
+    "status",
+    "reason",
+    "tests_passed",
+    "tests_total",
+    "flags",
+    "file",
+    "seconds",
+]
 _FLAGS = [  # (pattern in a student's exercise code, what the instructor may want to look at)
     (r"\bget_ipython\b|\bIPython\b|input_transformers|set_custom_exc", "IPython internals"),
     (r"\bbuiltins\b|__builtins__|sys\.modules|importlib", "builtins/imports"),
-    (r"\bchecks\s*\.\s*\w+\s*=|\bdef\s+check_\w+|\bcheck_\w+\s*=|lablib\.checks\s*=", "redefines checks"),
+    (
+        r"\bchecks\s*\.\s*\w+\s*=|\bdef\s+check_\w+|\bcheck_\w+\s*=|lablib\.checks\s*=",
+        "redefines checks",
+    ),
     (r"_getframe|\binspect\b|f_back|f_locals|settrace|linecache|\bgc\.", "introspection"),
-    (r"\bctypes\b|\bsubprocess\b|os\.system|os\.popen|os\.fork|os\.kill|os\._exit|sys\.exit|\bexit\(|\bquit\(", "process control"),
-    (r"\bopen\(|\.read_text\(|\.read_bytes\(|os\.listdir|os\.walk|scandir|\bglob\b|tf\.io|gfile", "file access"),
+    (
+        r"\bctypes\b|\bsubprocess\b|os\.system|os\.popen|os\.fork|os\.kill|os\._exit|sys\.exit|\bexit\(|\bquit\(",
+        "process control",
+    ),
+    (
+        r"\bopen\(|\.read_text\(|\.read_bytes\(|os\.listdir|os\.walk|scandir|\bglob\b|tf\.io|gfile",
+        "file access",
+    ),
     (r"def\s+__eq__|def\s+__ne__|__class__\s*=", "custom equality"),
     (r"\b(?:np|numpy)(?:\.\w+)+\s*=(?!=)", "patches NumPy"),
 ]
@@ -72,17 +100,22 @@ class GradeOptions:
     """How to grade: workers and the per-notebook limits."""
 
     workers: int = 2
-    timeout: float = 600.0            # seconds per notebook, kernel start-ups and re-runs included
-    cell_timeout: float = 120.0       # seconds per cell (cells from the first exercise on)
-    memory_gib: float = 6.0           # the kernel's address-space limit
-    output_limit: int = 200_000       # characters of output kept per cell
-    landlock: bool = True             # restrict the kernel's file access where Linux offers it
+    timeout: float = 600.0  # seconds per notebook, kernel start-ups and re-runs included
+    cell_timeout: float = 120.0  # seconds per cell (cells from the first exercise on)
+    memory_gib: float = 6.0  # the kernel's address-space limit
+    output_limit: int = 200_000  # characters of output kept per cell
+    landlock: bool = True  # restrict the kernel's file access where Linux offers it
     progress: bool = True
     extra_read: list[str] = field(default_factory=list)  # more folders the kernels may read
 
     def exec_options(self) -> ExecOptions:
-        return ExecOptions(timeout=self.timeout, cell_timeout=self.cell_timeout, memory=int(self.memory_gib * 2**30),
-                           output_limit=self.output_limit, landlock=self.landlock)
+        return ExecOptions(
+            timeout=self.timeout,
+            cell_timeout=self.cell_timeout,
+            memory=int(self.memory_gib * 2**30),
+            output_limit=self.output_limit,
+            landlock=self.landlock,
+        )
 
 
 @dataclass
@@ -101,13 +134,17 @@ class GradeReport:
 
     def summary(self) -> str:
         """A few lines for the terminal: counts per status and the scores per lab."""
-        lines = [f"{len(self.rows)} row(s) in {self.gradebook} ({self.seconds:.0f} s): "
-                 + ", ".join(f"{s} {self.counts[s]}" for s in STATUSES if self.counts[s])]
+        lines = [
+            f"{len(self.rows)} row(s) in {self.gradebook} ({self.seconds:.0f} s): "
+            + ", ".join(f"{s} {self.counts[s]}" for s in STATUSES if self.counts[s])
+        ]
         for lab in sorted({r["lab"] for r in self.rows}):
             scores = [float(r["score"]) for r in self.rows if r["lab"] == lab]
             top = max(float(r["max_score"] or 0) for r in self.rows if r["lab"] == lab)
-            lines.append(f"  {lab}: mean {statistics.mean(scores):.1f} / {top:g}, median {statistics.median(scores):g}, "
-                         f"min {min(scores):g}, max {max(scores):g} (n={len(scores)})")
+            lines.append(
+                f"  {lab}: mean {statistics.mean(scores):.1f} / {top:g}, median {statistics.median(scores):g}, "
+                f"min {min(scores):g}, max {max(scores):g} (n={len(scores)})"
+            )
         lines.append(f"feedback: {self.out}/<student>/<lab>/feedback.html; plot: {self.plot}")
         return "\n".join(lines)
 
@@ -122,9 +159,22 @@ def _slug(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name).strip("._") or "student"
 
 
-def _row(student: str, lab: str, plan: LabPlan, status: str, reason: str, **more: Any) -> dict[str, Any]:
-    row = {"student": student, "lab": lab, "score": 0, "max_score": plan.max_score, "status": status, "reason": reason,
-           "tests_passed": 0, "tests_total": len(plan.tests), "flags": "", "file": "", "seconds": ""}
+def _row(
+    student: str, lab: str, plan: LabPlan, status: str, reason: str, **more: Any
+) -> dict[str, Any]:
+    row = {
+        "student": student,
+        "lab": lab,
+        "score": 0,
+        "max_score": plan.max_score,
+        "status": status,
+        "reason": reason,
+        "tests_passed": 0,
+        "tests_total": len(plan.tests),
+        "flags": "",
+        "file": "",
+        "seconds": "",
+    }
     row.update(more)
     return row
 
@@ -137,10 +187,14 @@ _PLANS: dict[str, LabPlan] = {}
 def grade_one(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     """Grade one notebook: rebuild, run in its own kernel, score, write the feedback; a gradebook row."""
     path, lab = Path(job["path"]), job["lab"]
-    plan = _PLANS.get(lab) or _PLANS.setdefault(lab, load_plan(Path(context["labs"]) / f"{lab}.ipynb"))
+    plan = _PLANS.get(lab) or _PLANS.setdefault(
+        lab, load_plan(Path(context["labs"]) / f"{lab}.ipynb")
+    )
     sources, problem = read_notebook(path)
     if sources is None:
-        return _row(job["student"], lab, plan, "invalid", f"'{job['file']}': {problem}", file=job["file"])
+        return _row(
+            job["student"], lab, plan, "invalid", f"'{job['file']}': {problem}", file=job["file"]
+        )
     matched, notes = match_exercises(plan, sources)
     cells = rebuild(plan, matched, {t.name: secrets.token_hex(16) for t in plan.tests})
     options: ExecOptions = context["options"]
@@ -156,16 +210,41 @@ def grade_one(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     flags = flag_code([matched[e.cell] for e in plan.exercises])
     notes_text = "; ".join(job.get("notes", []))
     out = Path(job["out_dir"])
-    extra = {"lab": lab, "student": job["student"], "file": job["file"], "flags": flags, "seconds": seconds,
-             "max_score": plan.max_score, "exercises": {str(k): v for k, v in notes.items()}, "notes": notes_text}
+    extra = {
+        "lab": lab,
+        "student": job["student"],
+        "file": job["file"],
+        "flags": flags,
+        "seconds": seconds,
+        "max_score": plan.max_score,
+        "exercises": {str(k): v for k, v in notes.items()},
+        "notes": notes_text,
+    }
     write_results(out / "results.json", outcomes, status=status, reason=reason, extra=extra)
-    write_feedback(out / "feedback.html", student=job["student"], lab=lab, status=status, reason=reason,
-                   outcomes=outcomes, cells=cells, notes=notes)
+    write_feedback(
+        out / "feedback.html",
+        student=job["student"],
+        lab=lab,
+        status=status,
+        reason=reason,
+        outcomes=outcomes,
+        cells=cells,
+        notes=notes,
+    )
     write_executed(out / "executed.ipynb", plan, cells, results)
     score = sum(o.score for o in outcomes)
-    return _row(job["student"], lab, plan, status, reason + (f" ({notes_text})" if notes_text else ""),
-                score=f"{score:g}", tests_passed=sum(o.status == "passed" for o in outcomes),
-                flags="; ".join(flags), file=job["file"], seconds=f"{seconds:.1f}")
+    return _row(
+        job["student"],
+        lab,
+        plan,
+        status,
+        reason + (f" ({notes_text})" if notes_text else ""),
+        score=f"{score:g}",
+        tests_passed=sum(o.status == "passed" for o in outcomes),
+        flags="; ".join(flags),
+        file=job["file"],
+        seconds=f"{seconds:.1f}",
+    )
 
 
 def _grade_safely(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
@@ -178,25 +257,41 @@ def _grade_safely(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any
 
 # ---------------------------------------------------------------- the class
 
-def _choose(student: str, lab: str, candidates: list[Candidate], root: Path) -> tuple[Candidate | None, str, str, list[str]]:
+
+def _choose(
+    student: str, lab: str, candidates: list[Candidate], root: Path
+) -> tuple[Candidate | None, str, str, list[str]]:
     """Which file to grade for (student, lab): ``(candidate, status, reason, notes)``."""
+
     def rel(c: Candidate) -> str:
         return str(c.path.relative_to(root)) if c.path.is_relative_to(root) else c.path.name
 
     mine = [c for c in candidates if c.lab == lab]
-    good = sorted((c for c in mine if c.problem is None),
-                  key=lambda c: (c.how != "file name", c.mtime, c.path.name), reverse=True)
+    good = sorted(
+        (c for c in mine if c.problem is None),
+        key=lambda c: (c.how != "file name", c.mtime, c.path.name),
+        reverse=True,
+    )
     if good:
-        notes = [f"also found '{rel(c)}' (older or less clearly this lab; not graded)" for c in good[1:]]
+        notes = [
+            f"also found '{rel(c)}' (older or less clearly this lab; not graded)" for c in good[1:]
+        ]
         how = "" if good[0].how == "setup call" else f"recognized by its {good[0].how}"
         return good[0], "graded", "", ([how] if how else []) + notes
     if mine:
         newest = max(mine, key=lambda c: c.mtime)
         return None, "invalid", f"'{rel(newest)}': {newest.problem}", []
-    wrong = [c for c in candidates if c.named == lab and c.lab and c.lab != lab and c.problem is None]
+    wrong = [
+        c for c in candidates if c.named == lab and c.lab and c.lab != lab and c.problem is None
+    ]
     if wrong:
         c = wrong[0]
-        return None, "wrong_lab", f"'{rel(c)}' is a notebook for lab {c.lab} (its {c.how}), not {lab}", []
+        return (
+            None,
+            "wrong_lab",
+            f"'{rel(c)}' is a notebook for lab {c.lab} (its {c.how}), not {lab}",
+            [],
+        )
     unknown = [rel(c) for c in candidates if c.lab is None]
     extra = f"; files not recognized as a lab: {', '.join(unknown[:5])}" if unknown else ""
     return None, "missing", f"no notebook for {lab}{extra}", []
@@ -207,9 +302,13 @@ def _expected(plans: dict[str, LabPlan], expect: list[str] | None) -> list[str]:
         return sorted(plans)
     labs = []
     for name in expect:
-        found = [stem for stem in plans if stem == name or stem.startswith(f"{name}_") or name in stem]
+        found = [
+            stem for stem in plans if stem == name or stem.startswith(f"{name}_") or name in stem
+        ]
         if len(found) != 1:
-            raise ValueError(f"--expect {name!r} names {len(found)} labs in labs/ (have: {', '.join(sorted(plans))})")
+            raise ValueError(
+                f"--expect {name!r} names {len(found)} labs in labs/ (have: {', '.join(sorted(plans))})"
+            )
         labs.append(found[0])
     return sorted(set(labs))
 
@@ -218,13 +317,21 @@ def _protected(labs: Path, submissions: Path, out: Path, work: Path) -> list[str
     paths = [labs, submissions, out, work]
     for folder in [labs.resolve(), *labs.resolve().parents]:
         if (folder / ".git").exists() or (folder / "pyproject.toml").exists():
-            paths.append(folder)  # the repository: build/autograder, release/, .git (its objects hold the labs too)
+            paths.append(
+                folder
+            )  # the repository: build/autograder, release/, .git (its objects hold the labs too)
             break
     return sorted({os.path.realpath(p) for p in paths})
 
 
-def grade(submissions: Path, out: Path, *, labs: Path = Path("labs"), expect: list[str] | None = None,
-          options: GradeOptions | None = None) -> GradeReport:
+def grade(
+    submissions: Path,
+    out: Path,
+    *,
+    labs: Path = Path("labs"),
+    expect: list[str] | None = None,
+    options: GradeOptions | None = None,
+) -> GradeReport:
     """Grade every student's notebooks into ``out``.
 
     Args:
@@ -254,11 +361,23 @@ def grade(submissions: Path, out: Path, *, labs: Path = Path("labs"), expect: li
     work = Path(tempfile.mkdtemp(prefix="lablib-grade-"))
     try:
         protected = _protected(labs, submissions, out, work)
-        context = {"labs": str(labs.resolve()), "options": options.exec_options(), "protected": protected,
-                   "read": readable_paths(protected, options.extra_read)}
-        rows, jobs = _plan_rows(find_candidates(submissions, plans), expected, plans, submissions, out, work)
-        rows += run_jobs(jobs, _grade_safely, context, workers=options.workers, progress=options.progress,
-                         hard_limit=options.timeout + 120)
+        context = {
+            "labs": str(labs.resolve()),
+            "options": options.exec_options(),
+            "protected": protected,
+            "read": readable_paths(protected, options.extra_read),
+        }
+        rows, jobs = _plan_rows(
+            find_candidates(submissions, plans), expected, plans, submissions, out, work
+        )
+        rows += run_jobs(
+            jobs,
+            _grade_safely,
+            context,
+            workers=options.workers,
+            progress=options.progress,
+            hard_limit=options.timeout + 120,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows.sort(key=lambda r: (r["student"], r["lab"]))
@@ -271,26 +390,59 @@ def grade(submissions: Path, out: Path, *, labs: Path = Path("labs"), expect: li
     return GradeReport(rows, out, gradebook, plot, time.monotonic() - start)
 
 
-def _plan_rows(students: dict[str, list[Candidate]], expected: list[str], plans: dict[str, LabPlan], root: Path,
-               out: Path, work: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _plan_rows(
+    students: dict[str, list[Candidate]],
+    expected: list[str],
+    plans: dict[str, LabPlan],
+    root: Path,
+    out: Path,
+    work: Path,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows decided without running anything (missing, invalid, wrong lab) and the jobs to run."""
     rows, jobs, slugs = [], [], {}
     for student, candidates in sorted(students.items()):
         slug = _slug(student)
-        slug = slugs.setdefault(student, slug if slug not in slugs.values() else f"{slug}-{len(slugs)}")
+        slug = slugs.setdefault(
+            student, slug if slug not in slugs.values() else f"{slug}-{len(slugs)}"
+        )
         for lab in expected:
             chosen, status, reason, notes = _choose(student, lab, candidates, root)
             target = out / slug / lab
             if chosen is None:
                 rows.append(_row(student, lab, plans[lab], status, reason))
                 if status != "missing":
-                    write_results(target / "results.json", [], status=status, reason=reason,
-                                  extra={"lab": lab, "student": student, "max_score": plans[lab].max_score})
-                    write_feedback(target / "feedback.html", student=student, lab=lab, status=status, reason=reason,
-                                   outcomes=[])
+                    write_results(
+                        target / "results.json",
+                        [],
+                        status=status,
+                        reason=reason,
+                        extra={"lab": lab, "student": student, "max_score": plans[lab].max_score},
+                    )
+                    write_feedback(
+                        target / "feedback.html",
+                        student=student,
+                        lab=lab,
+                        status=status,
+                        reason=reason,
+                        outcomes=[],
+                    )
                 continue
-            file = str(chosen.path.relative_to(root)) if chosen.path.is_relative_to(root) else chosen.path.name
+            file = (
+                str(chosen.path.relative_to(root))
+                if chosen.path.is_relative_to(root)
+                else chosen.path.name
+            )
             error_row = _row(student, lab, plans[lab], "error", "", file=file)
-            jobs.append({"student": student, "lab": lab, "path": str(chosen.path), "file": file, "notes": notes,
-                         "out_dir": str(target), "job_dir": str(work / f"job-{len(jobs):04d}"), "error_row": error_row})
+            jobs.append(
+                {
+                    "student": student,
+                    "lab": lab,
+                    "path": str(chosen.path),
+                    "file": file,
+                    "notes": notes,
+                    "out_dir": str(target),
+                    "job_dir": str(work / f"job-{len(jobs):04d}"),
+                    "error_row": error_row,
+                }
+            )
     return rows, jobs

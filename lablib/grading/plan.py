@@ -22,10 +22,27 @@ from pathlib import Path
 
 import nbformat
 
-from lablib.grading.markers import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, SOLUTION_STUB, TEST_TRIGGER, TOKEN_PREFIX, parse_test_header
+from lablib.grading.markers import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    SOLUTION_STUB,
+    TEST_TRIGGER,
+    TOKEN_PREFIX,
+    parse_test_header,
+)
 from lablib.grading.release import release_notebook
 
-__all__ = ["Exercise", "Test", "LabPlan", "RunCell", "load_plan", "match_exercises", "rebuild", "TOKEN_PREFIX"]
+__all__ = [
+    "Exercise",
+    "Test",
+    "LabPlan",
+    "RunCell",
+    "load_plan",
+    "match_exercises",
+    "rebuild",
+    "TOKEN_PREFIX",
+]
 
 _STUB_LINES = {"# YOUR CODE HERE", SOLUTION_STUB}
 _DEF = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.M)
@@ -35,10 +52,10 @@ _DEF = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.M)
 class Exercise:
     """An exercise cell of the instructor notebook."""
 
-    cell: int                 # index in the instructor notebook
-    released: str             # the student version (solution stubbed)
-    names: frozenset[str]     # the functions / classes (else variables) it defines
-    context: frozenset[str]   # its stripped non-solution lines
+    cell: int  # index in the instructor notebook
+    released: str  # the student version (solution stubbed)
+    names: frozenset[str]  # the functions / classes (else variables) it defines
+    context: frozenset[str]  # its stripped non-solution lines
 
 
 @dataclass(frozen=True)
@@ -48,8 +65,8 @@ class Test:
     name: str
     points: int
     cell: int
-    visible: str              # the released cell: hidden tests removed
-    code: str                 # visible and hidden tests, markers removed
+    visible: str  # the released cell: hidden tests removed
+    code: str  # visible and hidden tests, markers removed
     hidden_lines: int
 
 
@@ -63,7 +80,9 @@ class LabPlan:
     released: list[str]
     exercises: list[Exercise]
     tests: list[Test]
-    imports: dict[int, list[str]] = field(default_factory=dict)  # cell -> import lines of earlier cells
+    imports: dict[int, list[str]] = field(
+        default_factory=dict
+    )  # cell -> import lines of earlier cells
 
     @property
     def max_score(self) -> int:
@@ -78,17 +97,19 @@ class LabPlan:
 class RunCell:
     """One cell of the rebuilt notebook."""
 
-    cell: int                 # index in the instructor notebook
-    kind: str                 # "markdown", "code" (instructor), "exercise" or "test"
-    source: str               # what the kernel runs
-    shown: str                # what the executed notebook and the feedback show
-    timed: bool = True        # student code can run here, so the per-cell time limit applies
+    cell: int  # index in the instructor notebook
+    kind: str  # "markdown", "code" (instructor), "exercise" or "test"
+    source: str  # what the kernel runs
+    shown: str  # what the executed notebook and the feedback show
+    timed: bool = True  # student code can run here, so the per-cell time limit applies
     test: Test | None = None
     token: str | None = None
 
 
 def _strip_magics(source: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")
+    )
 
 
 def defined_names(source: str) -> frozenset[str]:
@@ -97,14 +118,26 @@ def defined_names(source: str) -> frozenset[str]:
         tree = ast.parse(_strip_magics(source))
     except (SyntaxError, ValueError):
         return frozenset(_DEF.findall(source))
-    defs = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defs = {
+        n.name
+        for n in tree.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
     if defs:
         return frozenset(defs)
-    return frozenset(t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name))
+    return frozenset(
+        t.id
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    )
 
 
 def _lines(source: str) -> frozenset[str]:
-    return frozenset(s for s in (line.strip() for line in source.split("\n")) if s and s not in _STUB_LINES)
+    return frozenset(
+        s for s in (line.strip() for line in source.split("\n")) if s and s not in _STUB_LINES
+    )
 
 
 def _import_lines(source: str) -> list[str]:
@@ -112,8 +145,12 @@ def _import_lines(source: str) -> list[str]:
         tree = ast.parse(_strip_magics(source))
     except (SyntaxError, ValueError):
         return []
-    return [ast.unparse(n) for n in tree.body
-            if isinstance(n, (ast.Import, ast.ImportFrom)) and getattr(n, "module", None) != "__future__"]
+    return [
+        ast.unparse(n)
+        for n in tree.body
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        and getattr(n, "module", None) != "__future__"
+    ]
 
 
 def load_plan(path: Path) -> LabPlan:
@@ -129,9 +166,19 @@ def load_plan(path: Path) -> LabPlan:
     tests = []
     for spec in specs:
         lines = notebook.cells[spec.cell].source.split("\n")
-        code = "\n".join(line for line in lines if not line.strip().startswith((BEGIN_HIDDEN, END_HIDDEN)))
-        tests.append(Test(spec.name, spec.points, spec.cell, released[spec.cell], code,
-                          len([h for h in spec.hidden.split("\n") if h.strip()])))
+        code = "\n".join(
+            line for line in lines if not line.strip().startswith((BEGIN_HIDDEN, END_HIDDEN))
+        )
+        tests.append(
+            Test(
+                spec.name,
+                spec.points,
+                spec.cell,
+                released[spec.cell],
+                code,
+                len([h for h in spec.hidden.split("\n") if h.strip()]),
+            )
+        )
     exercises, imports, seen = [], {}, []
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
@@ -139,7 +186,11 @@ def load_plan(path: Path) -> LabPlan:
         imports[index] = list(dict.fromkeys(seen))
         seen += _import_lines(released[index])
         if any(line.strip().startswith(BEGIN_SOLUTION) for line in cell.source.split("\n")):
-            exercises.append(Exercise(index, released[index], defined_names(released[index]), _lines(released[index])))
+            exercises.append(
+                Exercise(
+                    index, released[index], defined_names(released[index]), _lines(released[index])
+                )
+            )
     return LabPlan(path.stem, path, notebook, released, exercises, tests, imports)
 
 
@@ -149,7 +200,9 @@ def _similarity(exercise: Exercise, names: frozenset[str], lines: frozenset[str]
     return 2 * by_name + by_lines if by_name or by_lines >= 0.5 else 0.0
 
 
-def match_exercises(plan: LabPlan, student_sources: list[str]) -> tuple[dict[int, str], dict[int, str]]:
+def match_exercises(
+    plan: LabPlan, student_sources: list[str]
+) -> tuple[dict[int, str], dict[int, str]]:
     """Find the student's version of every exercise cell.
 
     Args:
@@ -160,8 +213,11 @@ def match_exercises(plan: LabPlan, student_sources: list[str]) -> tuple[dict[int
         ``(sources, notes)``: for each exercise (by instructor cell index) the student's
         cell, or the released stub where none matches; ``notes`` says how each was found.
     """
-    candidates = [(j, s, defined_names(s), _lines(s)) for j, s in enumerate(student_sources)
-                  if s.strip() and not parse_test_header(s)]
+    candidates = [
+        (j, s, defined_names(s), _lines(s))
+        for j, s in enumerate(student_sources)
+        if s.strip() and not parse_test_header(s)
+    ]
     ranked = []
     for exercise in plan.exercises:
         for j, source, names, lines in candidates:
@@ -169,17 +225,24 @@ def match_exercises(plan: LabPlan, student_sources: list[str]) -> tuple[dict[int
             if score:
                 attempted = SOLUTION_STUB not in source
                 ranked.append((score >= 2, attempted, score, j, exercise.cell, source))
-    ranked.sort(key=lambda r: r[:4], reverse=True)  # all names defined, then attempted, then similar, then later
+    ranked.sort(
+        key=lambda r: r[:4], reverse=True
+    )  # all names defined, then attempted, then similar, then later
     sources, notes, used = {}, {}, set()
     for all_names, attempted, _, j, cell, source in ranked:
         if cell in sources or (j in used and not all_names):
             continue  # one cell per exercise; a cell serves two exercises only if it defines both
-        sources[cell], notes[cell] = source, ("attempted" if attempted else "not attempted (still raises NotImplementedError)")
+        sources[cell], notes[cell] = (
+            source,
+            ("attempted" if attempted else "not attempted (still raises NotImplementedError)"),
+        )
         used.add(j)
     for exercise in plan.exercises:
         if exercise.cell not in sources:
             sources[exercise.cell] = exercise.released
-            notes[exercise.cell] = "not found in the submission (deleted or renamed?): graded as not attempted"
+            notes[exercise.cell] = (
+                "not found in the submission (deleted or renamed?): graded as not attempted"
+            )
     return sources, notes
 
 
@@ -191,7 +254,9 @@ def _test_source(plan: LabPlan, test: Test, token: str) -> str:
     then the completion token) travels base64-encoded and runs through ``exec``, so
     IPython's input and AST transformers never see it and ``linecache`` never holds it.
     """
-    code = "\n".join([*plan.imports.get(test.cell, []), test.code, f"print({TOKEN_PREFIX + token!r})"])
+    code = "\n".join(
+        [*plan.imports.get(test.cell, []), test.code, f"print({TOKEN_PREFIX + token!r})"]
+    )
     encoded = base64.b64encode(code.encode()).decode()
     return f"__lablib_grading__ = {TEST_TRIGGER!r}\nexec(__import__('base64').b64decode({encoded!r}).decode())"
 
@@ -212,14 +277,31 @@ def rebuild(plan: LabPlan, sources: dict[int, str], tokens: dict[str, str]) -> l
             cells.append(RunCell(index, "markdown", "", cell.source, timed=False))
         elif index in by_cell:
             test = by_cell[index]
-            hidden = f"\n# ({test.hidden_lines} lines of hidden tests, not shown)" if test.hidden_lines else ""
-            cells.append(RunCell(index, "test", _test_source(plan, test, tokens[test.name]), test.visible + hidden,
-                                 True, test, tokens[test.name]))
+            hidden = (
+                f"\n# ({test.hidden_lines} lines of hidden tests, not shown)"
+                if test.hidden_lines
+                else ""
+            )
+            cells.append(
+                RunCell(
+                    index,
+                    "test",
+                    _test_source(plan, test, tokens[test.name]),
+                    test.visible + hidden,
+                    True,
+                    test,
+                    tokens[test.name],
+                )
+            )
         elif index in sources:
             source = sources[index]
             duplicate = source in placed and source.strip() != plan.released[index].strip()
             placed.add(source)
-            source = "# (this exercise's code is in an earlier cell of the submission)" if duplicate else source
+            source = (
+                "# (this exercise's code is in an earlier cell of the submission)"
+                if duplicate
+                else source
+            )
             cells.append(RunCell(index, "exercise", source, source, True))
         else:
             cells.append(RunCell(index, "code", plan.released[index], plan.released[index], timed))

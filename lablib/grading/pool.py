@@ -59,8 +59,15 @@ class _Worker:
         self.process.join(5)
 
 
-def run_jobs(jobs: list[dict[str, Any]], handler: Handler, context: dict[str, Any], *, workers: int,
-             progress: bool, hard_limit: float) -> list[dict[str, Any]]:
+def run_jobs(
+    jobs: list[dict[str, Any]],
+    handler: Handler,
+    context: dict[str, Any],
+    *,
+    workers: int,
+    progress: bool,
+    hard_limit: float,
+) -> list[dict[str, Any]]:
     """Run ``handler(job, context)`` on ``jobs`` in ``workers`` processes; one row per job.
 
     ``handler`` must be a module-level function (the workers are spawned) that returns a
@@ -86,7 +93,9 @@ def run_jobs(jobs: list[dict[str, Any]], handler: Handler, context: dict[str, An
                 if row is not None:
                     rows.append(row)
                     bar.update(1)
-                    bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in Counter(r["status"] for r in rows).items()))
+                    bar.set_postfix_str(
+                        ", ".join(f"{k} {v}" for k, v in Counter(r["status"] for r in rows).items())
+                    )
                 if worker.job is None and pending and not worker.process.is_alive():
                     pool[i] = _Worker(ctx, handler, context)
     finally:
@@ -120,8 +129,15 @@ def _collect(worker: _Worker, pending: deque, hard_limit: float) -> dict[str, An
     worker.kill()
     worker.job = None
     if overrun:
-        return {**job["error_row"], "status": "timeout", "reason": f"grading took longer than {hard_limit:.0f} s; stopped"}
+        return {
+            **job["error_row"],
+            "status": "timeout",
+            "reason": f"grading took longer than {hard_limit:.0f} s; stopped",
+        }
     if not job.get("retried"):
         pending.appendleft({**job, "retried": True})
         return None
-    return {**job["error_row"], "reason": f"grader error: the worker process died twice (exit code {worker.process.exitcode})"}
+    return {
+        **job["error_row"],
+        "reason": f"grader error: the worker process died twice (exit code {worker.process.exitcode})",
+    }

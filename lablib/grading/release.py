@@ -21,7 +21,6 @@ from pathlib import Path
 import nbformat
 
 from lablib.course import find_labs
-
 from lablib.grading.markers import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
@@ -65,12 +64,18 @@ def _split(source: str, where: str, is_test: bool) -> tuple[str, str]:
         marker = _marker(line)
         at = f"{where}, line {number}"
         if marker == "unknown":
-            raise MarkerError(f"{at}: unrecognized marker {line.strip()!r}; use one of {', '.join(MARKERS)}")
+            raise MarkerError(
+                f"{at}: unrecognized marker {line.strip()!r}; use one of {', '.join(MARKERS)}"
+            )
         if marker in (BEGIN_SOLUTION, BEGIN_HIDDEN):
             if block:
-                raise MarkerError(f"{at}: {marker!r} inside the {block!r} block opened at line {start}: markers cannot nest")
+                raise MarkerError(
+                    f"{at}: {marker!r} inside the {block!r} block opened at line {start}: markers cannot nest"
+                )
             if marker == BEGIN_HIDDEN and not is_test:
-                raise MarkerError(f"{at}: hidden tests outside a test cell (a test cell starts with '# TEST name (N points)')")
+                raise MarkerError(
+                    f"{at}: hidden tests outside a test cell (a test cell starts with '# TEST name (N points)')"
+                )
             block, start = marker, number
             if marker == BEGIN_SOLUTION:
                 indent = line[: len(line) - len(line.lstrip())]
@@ -92,7 +97,9 @@ def _split(source: str, where: str, is_test: bool) -> tuple[str, str]:
     return "\n".join(out), "\n".join(hidden)
 
 
-def release_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> tuple[nbformat.NotebookNode, list[TestSpec]]:
+def release_notebook(
+    nb: nbformat.NotebookNode, name: str = "notebook"
+) -> tuple[nbformat.NotebookNode, list[TestSpec]]:
     """Make the student version of an instructor notebook.
 
     Args:
@@ -145,8 +152,12 @@ def release_all(labs: Path, out: Path, autograder: Path) -> list[Path]:
     written = []
     for path, _source, student, tests in released:
         nbformat.write(student, out / path.name)
-        material = {"lab": path.stem, "source": path.name, "tests": [asdict(t) for t in tests],
-                    "max_score": sum(t.points for t in tests)}
+        material = {
+            "lab": path.stem,
+            "source": path.name,
+            "tests": [asdict(t) for t in tests],
+            "max_score": sum(t.points for t in tests),
+        }
         (autograder / f"{path.stem}.json").write_text(json.dumps(material, indent=1) + "\n")
         written.append(out / path.name)
     return written

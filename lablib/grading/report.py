@@ -25,8 +25,16 @@ import nbformat
 from lablib.grading.execute import CellResult
 from lablib.grading.plan import LabPlan, RunCell
 
-__all__ = ["TestOutcome", "score_tests", "notebook_status", "write_results", "write_feedback", "write_executed",
-           "plot_scores", "STATUSES"]
+__all__ = [
+    "TestOutcome",
+    "score_tests",
+    "notebook_status",
+    "write_results",
+    "write_feedback",
+    "write_executed",
+    "plot_scores",
+    "STATUSES",
+]
 
 STATUSES = {
     "graded": "the notebook ran within its limits; the score is the sum of the tests it passed",
@@ -48,7 +56,7 @@ class TestOutcome:
     name: str
     score: float
     max_score: float
-    status: str               # "passed" | "failed"
+    status: str  # "passed" | "failed"
     output: str
 
 
@@ -74,7 +82,9 @@ def _failure(result: CellResult, memory_gib: float) -> str:
     return "the test did not run to its end (its last line never ran): were its checks skipped or silenced?"
 
 
-def score_tests(cells: Sequence[RunCell], results: Sequence[CellResult], memory_gib: float = 6) -> list[TestOutcome]:
+def score_tests(
+    cells: Sequence[RunCell], results: Sequence[CellResult], memory_gib: float = 6
+) -> list[TestOutcome]:
     """Score every test cell independently: full points on a clean, complete run, else 0."""
     outcomes = []
     for cell, result in zip(cells, results):
@@ -82,8 +92,15 @@ def score_tests(cells: Sequence[RunCell], results: Sequence[CellResult], memory_
             continue
         passed = result.status == "ok" and result.token_seen and not result.ename
         message = "passed" if passed else _failure(result, memory_gib)
-        outcomes.append(TestOutcome(cell.test.name, float(cell.test.points if passed else 0), float(cell.test.points),
-                                    "passed" if passed else "failed", message))
+        outcomes.append(
+            TestOutcome(
+                cell.test.name,
+                float(cell.test.points if passed else 0),
+                float(cell.test.points),
+                "passed" if passed else "failed",
+                message,
+            )
+        )
     return outcomes
 
 
@@ -93,8 +110,11 @@ def _where(cell: RunCell) -> str:
     return f"{'exercise' if cell.kind == 'exercise' else 'instructor'} cell {cell.cell}"
 
 
-def notebook_status(cells: Sequence[RunCell], results: Sequence[CellResult], outcomes: Sequence[TestOutcome]) -> tuple[str, str]:
+def notebook_status(
+    cells: Sequence[RunCell], results: Sequence[CellResult], outcomes: Sequence[TestOutcome]
+) -> tuple[str, str]:
     """``(status, reason)`` for a notebook that was executed (see :data:`STATUSES`)."""
+
     def first(predicate):
         return next(((c, r) for c, r in zip(cells, results) if predicate(r)), None)
 
@@ -103,25 +123,41 @@ def notebook_status(cells: Sequence[RunCell], results: Sequence[CellResult], out
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         summary += "; first failure: " + clean(f"{failed[0].name}: {failed[0].output}", 160)
-    for status, predicate in [("crashed", lambda r: r.status == "died"),
-                              ("timeout", lambda r: r.status == "timeout" or "time limit ran out" in r.note),
-                              ("memory", lambda r: r.ename in ("MemoryError", "_ArrayMemoryError"))]:
+    for status, predicate in [
+        ("crashed", lambda r: r.status == "died"),
+        ("timeout", lambda r: r.status == "timeout" or "time limit ran out" in r.note),
+        ("memory", lambda r: r.ename in ("MemoryError", "_ArrayMemoryError")),
+    ]:
         found = first(predicate)
         if found:
             cell, result = found
-            what = f"{result.ename}: {result.evalue}" if status == "memory" else result.evalue or result.note or result.ename
+            what = (
+                f"{result.ename}: {result.evalue}"
+                if status == "memory"
+                else result.evalue or result.note or result.ename
+            )
             return status, f"{_where(cell)}: {clean(what, 160)}; {summary}"
     return "graded", summary
 
 
-def write_results(path: Path, outcomes: Sequence[TestOutcome], *, status: str, reason: str, extra: dict) -> None:
+def write_results(
+    path: Path, outcomes: Sequence[TestOutcome], *, status: str, reason: str, extra: dict
+) -> None:
     """``results.json`` in Gradescope's autograder schema (plus ``extra_data``)."""
     score = sum(o.score for o in outcomes)
-    data = {"score": score, "max_score": sum(o.max_score for o in outcomes) or extra.get("max_score", 0),
-            "execution_time": round(extra.get("seconds", 0.0), 1), "output": f"{status}: {reason}",
-            "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": [{**asdict(o), "number": str(i + 1), "visibility": "visible"} for i, o in enumerate(outcomes)],
-            "extra_data": {"status": status, **extra}}
+    data = {
+        "score": score,
+        "max_score": sum(o.max_score for o in outcomes) or extra.get("max_score", 0),
+        "execution_time": round(extra.get("seconds", 0.0), 1),
+        "output": f"{status}: {reason}",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [
+            {**asdict(o), "number": str(i + 1), "visibility": "visible"}
+            for i, o in enumerate(outcomes)
+        ],
+        "extra_data": {"status": status, **extra},
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1) + "\n")
 
@@ -136,30 +172,53 @@ def _esc(text: str) -> str:
     return html.escape(str(text))
 
 
-def write_feedback(path: Path, *, student: str, lab: str, status: str, reason: str, outcomes: Sequence[TestOutcome],
-                   cells: Sequence[RunCell] = (), notes: dict[int, str] | None = None) -> None:
+def write_feedback(
+    path: Path,
+    *,
+    student: str,
+    lab: str,
+    status: str,
+    reason: str,
+    outcomes: Sequence[TestOutcome],
+    cells: Sequence[RunCell] = (),
+    notes: dict[int, str] | None = None,
+) -> None:
     """``feedback.html`` for the student: score, each test's outcome, the graded code; no hidden tests."""
     score, total = sum(o.score for o in outcomes), sum(o.max_score for o in outcomes)
-    rows = "".join(f"<tr><td>{_esc(o.name)}</td><td class='{o.status}'>{o.status}</td><td>{o.score:g} / {o.max_score:g}</td>"
-                   f"<td><pre>{_esc(o.output)}</pre></td></tr>" for o in outcomes)
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_esc(lab)}: feedback</title><style>{_CSS}</style>"
-             f"</head><body><h1>{_esc(lab)}</h1><p>Student: <b>{_esc(student)}</b><br>Score: <b>{score:g} / {total:g}</b>"
-             f"<br>Status: <b>{_esc(status)}</b> &mdash; {_esc(reason)}</p>",
-             f"<h2>Tests</h2><table><tr><th>test</th><th>result</th><th>points</th><th>message</th></tr>{rows}</table>"
-             if outcomes else ""]
+    rows = "".join(
+        f"<tr><td>{_esc(o.name)}</td><td class='{o.status}'>{o.status}</td><td>{o.score:g} / {o.max_score:g}</td>"
+        f"<td><pre>{_esc(o.output)}</pre></td></tr>"
+        for o in outcomes
+    )
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_esc(lab)}: feedback</title><style>{_CSS}</style>"
+        f"</head><body><h1>{_esc(lab)}</h1><p>Student: <b>{_esc(student)}</b><br>Score: <b>{score:g} / {total:g}</b>"
+        f"<br>Status: <b>{_esc(status)}</b> &mdash; {_esc(reason)}</p>",
+        f"<h2>Tests</h2><table><tr><th>test</th><th>result</th><th>points</th><th>message</th></tr>{rows}</table>"
+        if outcomes
+        else "",
+    ]
     for cell in cells:
         if cell.kind == "exercise":
             note = (notes or {}).get(cell.cell, "")
-            parts.append(f"<h2>Your code (exercise cell {cell.cell})</h2><p class='note'>{_esc(note)}</p><pre>{_esc(cell.shown)}</pre>")
+            parts.append(
+                f"<h2>Your code (exercise cell {cell.cell})</h2><p class='note'>{_esc(note)}</p><pre>{_esc(cell.shown)}</pre>"
+            )
         elif cell.test is not None:
-            parts.append(f"<h2>Test {_esc(cell.test.name)} ({cell.test.points} points)</h2><pre>{_esc(cell.shown)}</pre>")
-    parts.append("<p class='note'>Graded in the quick profile. Only the code of the exercise cells is taken from your "
-                 "notebook; every other cell comes from the course's version.</p></body></html>")
+            parts.append(
+                f"<h2>Test {_esc(cell.test.name)} ({cell.test.points} points)</h2><pre>{_esc(cell.shown)}</pre>"
+            )
+    parts.append(
+        "<p class='note'>Graded in the quick profile. Only the code of the exercise cells is taken from your "
+        "notebook; every other cell comes from the course's version.</p></body></html>"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(parts))
 
 
-def write_executed(path: Path, plan: LabPlan, cells: Sequence[RunCell], results: Sequence[CellResult]) -> None:
+def write_executed(
+    path: Path, plan: LabPlan, cells: Sequence[RunCell], results: Sequence[CellResult]
+) -> None:
     """The rebuilt notebook with outputs, for the instructor: hidden tests redacted."""
     nb = nbformat.v4.new_notebook(metadata=plan.notebook.metadata)
     for cell, result in zip(cells, results):
@@ -167,17 +226,40 @@ def write_executed(path: Path, plan: LabPlan, cells: Sequence[RunCell], results:
             nb.cells.append(nbformat.v4.new_markdown_cell(cell.shown))
             continue
         node = nbformat.v4.new_code_cell(cell.shown)
-        outputs = [o for o in result.outputs if o.get("output_type") != "error"] if cell.test else list(result.outputs)
-        if cell.test is not None and result.status != "not_run" and (result.ename or result.status != "ok"):
-            outputs.append(nbformat.v4.new_output("error", ename=result.ename or result.status,  # no traceback:
-                                                  evalue=clean(result.evalue, 2000), traceback=[]))  # it quotes hidden lines
+        outputs = (
+            [o for o in result.outputs if o.get("output_type") != "error"]
+            if cell.test
+            else list(result.outputs)
+        )
+        if (
+            cell.test is not None
+            and result.status != "not_run"
+            and (result.ename or result.status != "ok")
+        ):
+            outputs.append(
+                nbformat.v4.new_output(
+                    "error",
+                    ename=result.ename or result.status,  # no traceback:
+                    evalue=clean(result.evalue, 2000),
+                    traceback=[],
+                )
+            )  # it quotes hidden lines
         elif cell.test is None and result.status in ("died", "timeout"):
-            outputs.append(nbformat.v4.new_output("stream", name="stderr", text=f"[grader: {result.evalue}]\n"))
+            outputs.append(
+                nbformat.v4.new_output("stream", name="stderr", text=f"[grader: {result.evalue}]\n")
+            )
         if result.truncated:
-            outputs.append(nbformat.v4.new_output("stream", name="stderr",
-                                                  text=f"[grader: {result.truncated / 1e6:.1f} MB of output not kept]\n"))
+            outputs.append(
+                nbformat.v4.new_output(
+                    "stream",
+                    name="stderr",
+                    text=f"[grader: {result.truncated / 1e6:.1f} MB of output not kept]\n",
+                )
+            )
         if result.status == "not_run" and result.note:
-            outputs.append(nbformat.v4.new_output("stream", name="stderr", text=f"[grader: {result.note}]\n"))
+            outputs.append(
+                nbformat.v4.new_output("stream", name="stderr", text=f"[grader: {result.note}]\n")
+            )
         node.outputs = outputs
         nb.cells.append(node)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -194,12 +276,27 @@ def plot_scores(rows: Sequence[dict], path: Path) -> Path:
     labs = sorted({r["lab"] for r in rows})
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
     bins = [i * 10 for i in range(11)]
-    values = [[100 * float(r["score"]) / float(r["max_score"]) for r in rows
-               if r["lab"] == lab and r["status"] != "missing" and float(r["max_score"] or 0)] for lab in labs]
-    left.hist(values, bins=bins, label=[f"{lab} (n={len(v)})" for lab, v in zip(labs, values)], stacked=True,
-              edgecolor="white")
-    left.set(xlabel="score (% of the lab's maximum; 100 falls in the last bar)", ylabel="submissions",
-             title="Scores of the submitted notebooks (missing ones left out)", xticks=bins)
+    values = [
+        [
+            100 * float(r["score"]) / float(r["max_score"])
+            for r in rows
+            if r["lab"] == lab and r["status"] != "missing" and float(r["max_score"] or 0)
+        ]
+        for lab in labs
+    ]
+    left.hist(
+        values,
+        bins=bins,
+        label=[f"{lab} (n={len(v)})" for lab, v in zip(labs, values)],
+        stacked=True,
+        edgecolor="white",
+    )
+    left.set(
+        xlabel="score (% of the lab's maximum; 100 falls in the last bar)",
+        ylabel="submissions",
+        title="Scores of the submitted notebooks (missing ones left out)",
+        xticks=bins,
+    )
     left.legend(fontsize=8)
     statuses = [s for s in STATUSES if any(r["status"] == s for r in rows)]
     counts = [sum(r["status"] == s for r in rows) for s in statuses]

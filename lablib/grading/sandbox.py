@@ -46,7 +46,9 @@ from lablib.grading.markers import PURGE_TRIGGER, TEST_TRIGGER  # noqa: F401 (re
 _SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446
 _READ_FILE, _READ_DIR, _WRITE_FILE, _TRUNCATE = 1 << 2, 1 << 3, 1 << 1, 1 << 14
 _FILE_RIGHTS = _READ_FILE | _WRITE_FILE | _TRUNCATE
-_MAKE_AND_REMOVE = sum(1 << bit for bit in range(4, 13))  # remove dir/file, make char/dir/reg/sock/fifo/block/sym
+_MAKE_AND_REMOVE = sum(
+    1 << bit for bit in range(4, 13)
+)  # remove dir/file, make char/dir/reg/sock/fifo/block/sym
 _REFER, _SCOPE_SIGNAL, _PR_SET_NO_NEW_PRIVS = 1 << 13, 1 << 1, 38
 
 
@@ -103,7 +105,9 @@ def apply_landlock(read: list[str], write: list[str]) -> str:
     handled = _READ_FILE | _READ_DIR | _WRITE_FILE | _MAKE_AND_REMOVE
     handled |= (_REFER if abi >= 2 else 0) | (_TRUNCATE if abi >= 3 else 0)
     fields = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
-    attr = type("RulesetAttr", (ctypes.Structure,), {"_fields_": fields})(handled, 0, _SCOPE_SIGNAL if abi >= 6 else 0)
+    attr = type("RulesetAttr", (ctypes.Structure,), {"_fields_": fields})(
+        handled, 0, _SCOPE_SIGNAL if abi >= 6 else 0
+    )
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     ruleset = libc.syscall(_SYS_CREATE, ctypes.byref(attr), size, 0)
     if ruleset < 0:
@@ -113,7 +117,10 @@ def apply_landlock(read: list[str], write: list[str]) -> str:
             _add_rule(libc, ruleset, path, _READ_FILE | _READ_DIR)
         for path in write:
             _add_rule(libc, ruleset, path, handled)
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.syscall(_SYS_RESTRICT, ruleset, 0) != 0:
+        if (
+            libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            or libc.syscall(_SYS_RESTRICT, ruleset, 0) != 0
+        ):
             raise OSError(ctypes.get_errno(), "landlock_restrict_self")
     finally:
         os.close(ruleset)
@@ -123,13 +130,21 @@ def apply_landlock(read: list[str], write: list[str]) -> str:
 def _set_limits(limits: dict[str, int]) -> None:
     import resource
 
-    names = {"memory": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "file_size": resource.RLIMIT_FSIZE}
-    wanted = [(resource.RLIMIT_CORE, 0)] + [(names[k], v) for k, v in limits.items() if v and k in names]
+    names = {
+        "memory": resource.RLIMIT_AS,
+        "cpu": resource.RLIMIT_CPU,
+        "file_size": resource.RLIMIT_FSIZE,
+    }
+    wanted = [(resource.RLIMIT_CORE, 0)] + [
+        (names[k], v) for k, v in limits.items() if v and k in names
+    ]
     for limit, value in wanted:  # no core files after a crash; memory, CPU and file-size caps
         try:
             resource.setrlimit(limit, (value, value))
         except (ValueError, OSError) as exc:  # macOS refuses RLIMIT_AS, for one
-            print(f"lablib grading kernel: cannot set resource limit {limit}: {exc}", file=sys.stderr)
+            print(
+                f"lablib grading kernel: cannot set resource limit {limit}: {exc}", file=sys.stderr
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -141,11 +156,15 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     at = argv.index("--sandbox")
     config = json.loads(argv[at + 1])
-    del argv[at:at + 2]
+    del argv[at : at + 2]
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]  # the job folder is the student's: nothing in it shadows a module
     _set_limits(config.get("limits", {}))
-    state = apply_landlock(config["read"], config["write"]) if config.get("landlock", True) else "landlock off"
+    state = (
+        apply_landlock(config["read"], config["write"])
+        if config.get("landlock", True)
+        else "landlock off"
+    )
     os.environ["LABLIB_GRADING_SANDBOX"] = state
     from ipykernel import kernelapp
 
@@ -155,22 +174,60 @@ def main(argv: list[str] | None = None) -> None:
 # ---------------------------------------------------------------- in the kernel: the guard
 
 _DENIED = {
-    "subprocess.Popen": "starting programs", "os.system": "starting programs", "os.exec": "starting programs",
-    "os.posix_spawn": "starting programs", "os.spawn": "starting programs", "os.fork": "starting processes",
-    "os.forkpty": "starting processes", "ctypes.dlopen": "ctypes", "ctypes.dlsym": "ctypes",
-    "ctypes.dlsym/handle": "ctypes", "ctypes.call_function": "ctypes", "ctypes.cdata": "ctypes",
-    "ctypes.string_at": "ctypes", "ctypes.wstring_at": "ctypes", "ctypes.PyObj_FromPtr": "ctypes",
-    "gc.get_objects": "gc object walks", "gc.get_referrers": "gc object walks", "gc.get_referents": "gc object walks",
-    "sys.settrace": "tracing", "sys.setprofile": "tracing", "sys._current_frames": "other threads' frames",
-    "sys.addaudithook": "audit hooks", "_thread.start_new_thread": "threads (code that runs during the tests)",
+    "subprocess.Popen": "starting programs",
+    "os.system": "starting programs",
+    "os.exec": "starting programs",
+    "os.posix_spawn": "starting programs",
+    "os.spawn": "starting programs",
+    "os.fork": "starting processes",
+    "os.forkpty": "starting processes",
+    "ctypes.dlopen": "ctypes",
+    "ctypes.dlsym": "ctypes",
+    "ctypes.dlsym/handle": "ctypes",
+    "ctypes.call_function": "ctypes",
+    "ctypes.cdata": "ctypes",
+    "ctypes.string_at": "ctypes",
+    "ctypes.wstring_at": "ctypes",
+    "ctypes.PyObj_FromPtr": "ctypes",
+    "gc.get_objects": "gc object walks",
+    "gc.get_referrers": "gc object walks",
+    "gc.get_referents": "gc object walks",
+    "sys.settrace": "tracing",
+    "sys.setprofile": "tracing",
+    "sys._current_frames": "other threads' frames",
+    "sys.addaudithook": "audit hooks",
+    "_thread.start_new_thread": "threads (code that runs during the tests)",
 }
 _PATH_EVENTS = {  # event -> positions of path arguments
-    "open": (0,), "os.listdir": (0,), "os.scandir": (0,), "sqlite3.connect": (0,), "os.link": (0, 1),
-    "os.symlink": (1,), "os.rename": (0, 1), "os.replace": (0, 1), "os.remove": (0,), "os.rmdir": (0,),
-    "os.mkdir": (0,), "os.truncate": (0,), "os.chmod": (0,), "os.chown": (0,), "os.utime": (0,),
-    "shutil.rmtree": (0,), "os.chdir": (0,),
+    "open": (0,),
+    "os.listdir": (0,),
+    "os.scandir": (0,),
+    "sqlite3.connect": (0,),
+    "os.link": (0, 1),
+    "os.symlink": (1,),
+    "os.rename": (0, 1),
+    "os.replace": (0, 1),
+    "os.remove": (0,),
+    "os.rmdir": (0,),
+    "os.mkdir": (0,),
+    "os.truncate": (0,),
+    "os.chmod": (0,),
+    "os.chown": (0,),
+    "os.utime": (0,),
+    "shutil.rmtree": (0,),
+    "os.chdir": (0,),
 }
-_SNAPSHOT_MODULES = ("builtins", "base64", "binascii", "lablib", "lablib.checks", "math", "operator", "numpy", "numpy.linalg")
+_SNAPSHOT_MODULES = (
+    "builtins",
+    "base64",
+    "binascii",
+    "lablib",
+    "lablib.checks",
+    "math",
+    "operator",
+    "numpy",
+    "numpy.linalg",
+)
 _SYS_ATTRIBUTES = ("stdout", "stderr", "displayhook", "excepthook", "audit")
 
 
@@ -178,7 +235,9 @@ def _is_under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
-def _make_path_check(protected: tuple[str, ...], own: tuple[str, ...], pid: int) -> Callable[[Any], bool]:
+def _make_path_check(
+    protected: tuple[str, ...], own: tuple[str, ...], pid: int
+) -> Callable[[Any], bool]:
     """A function telling whether a path argument is off limits."""
     realpath, fsdecode, fspath = os.path.realpath, os.fsdecode, os.fspath
     proc = f"/proc/{pid}"
@@ -202,8 +261,15 @@ def _snapshot() -> tuple[list[tuple[dict, dict]], dict[str, Any], dict[str, Any]
     names = [n for n in sys.modules if n in _SNAPSHOT_MODULES or n.startswith("numpy._core.")]
     modules = [sys.modules[n] for n in names]
     dicts = [(vars(m), dict(vars(m))) for m in modules]
-    protected_functions = {id(v) for _, saved in dicts for v in saved.values() if hasattr(v, "__code__")}
-    return dicts, dict(zip(names, modules)), {a: getattr(sys, a) for a in _SYS_ATTRIBUTES}, protected_functions
+    protected_functions = {
+        id(v) for _, saved in dicts for v in saved.values() if hasattr(v, "__code__")
+    }
+    return (
+        dicts,
+        dict(zip(names, modules)),
+        {a: getattr(sys, a) for a in _SYS_ATTRIBUTES},
+        protected_functions,
+    )
 
 
 def _purge() -> None:
@@ -244,7 +310,9 @@ def install(config: dict[str, Any]) -> None:
     saved_dicts, saved_modules, saved_sys, protected_functions = _snapshot()
     saved_gc_callbacks = list(gc.callbacks)
     timers = [signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF]
-    genuine = {name: getattr(builtins, name) for name in ("exec", "__import__", "print", "str", "bytes")}
+    genuine = {
+        name: getattr(builtins, name) for name in ("exec", "__import__", "print", "str", "bytes")
+    }
     shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
     forbidden = _make_path_check(tuple(config["protected"]), tuple(config["own"]), os.getpid())
     pid, modules, code_type = os.getpid(), sys.modules, type(_purge.__code__)
@@ -259,7 +327,9 @@ def install(config: dict[str, Any]) -> None:
         for timer in timers:  # no handler may fire in the middle of a test
             signal.setitimer(timer, 0)
         namespace = getattr(shell, "user_ns", None)
-        if isinstance(namespace, dict):  # a student's global `exec` or `print` would shadow the builtin
+        if isinstance(
+            namespace, dict
+        ):  # a student's global `exec` or `print` would shadow the builtin
             for name, value in genuine.items():
                 if name in namespace and namespace[name] is not value:
                     del namespace[name]
@@ -279,9 +349,15 @@ def install(config: dict[str, Any]) -> None:
                 restore()
             elif PURGE_TRIGGER in consts:
                 _purge()
-        elif event == "object.__setattr__" and len(args) > 1 and args[1] in ("__code__", "__defaults__", "__kwdefaults__"):
+        elif (
+            event == "object.__setattr__"
+            and len(args) > 1
+            and args[1] in ("__code__", "__defaults__", "__kwdefaults__")
+        ):
             if id(args[0]) in protected_functions:
-                raise PermissionError(f"not allowed while grading: replacing {args[1]} of a library function")
+                raise PermissionError(
+                    f"not allowed while grading: replacing {args[1]} of a library function"
+                )
         elif event in ("os.kill", "os.killpg") and args and args[0] not in (pid, 0):
             raise PermissionError("not allowed while grading: signalling another process")
 

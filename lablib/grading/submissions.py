@@ -23,7 +23,6 @@ from pathlib import Path
 import nbformat
 
 from lablib.course import LAB_NAME_PATTERN
-
 from lablib.grading.plan import LabPlan, defined_names
 
 __all__ = ["Candidate", "read_notebook", "find_candidates", "code_sources", "MAX_BYTES"]
@@ -39,10 +38,10 @@ class Candidate:
 
     path: Path
     student: str
-    lab: str | None = None            # the lab it holds (None: unknown)
-    how: str = ""                     # "setup call", "file name", "exercise names"
-    named: str | None = None          # the lab its file name points to
-    problem: str | None = None        # why it cannot be graded (None: a readable notebook)
+    lab: str | None = None  # the lab it holds (None: unknown)
+    how: str = ""  # "setup call", "file name", "exercise names"
+    named: str | None = None  # the lab its file name points to
+    problem: str | None = None  # why it cannot be graded (None: a readable notebook)
     mtime: float = 0.0
     sources: list[str] = field(default_factory=list, repr=False)
 
@@ -69,11 +68,18 @@ def read_notebook(path: Path) -> tuple[list[str] | None, str | None]:
         if size == 0:
             return None, "empty file (0 bytes)"
         if size > MAX_BYTES:
-            return None, f"file too large for a notebook ({size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB)"
+            return (
+                None,
+                f"file too large for a notebook ({size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB)",
+            )
         data = path.read_bytes()
     except OSError as exc:
         return None, f"cannot read the file ({exc.strerror or exc})"
-    for magic, kind in [(b"%PDF", "a PDF document"), (b"PK\x03\x04", "a zip archive (.zip/.docx)"), (b"\x89PNG", "a PNG image")]:
+    for magic, kind in [
+        (b"%PDF", "a PDF document"),
+        (b"PK\x03\x04", "a zip archive (.zip/.docx)"),
+        (b"\x89PNG", "a PNG image"),
+    ]:
         if data.startswith(magic):
             return None, f"not a notebook: the file is {kind}"
     try:
@@ -87,7 +93,11 @@ def read_notebook(path: Path) -> tuple[list[str] | None, str | None]:
     except (json.JSONDecodeError, RecursionError) as exc:
         if not text.lstrip().startswith(("{", "[")):
             return None, "not a notebook: the file is plain text or a script, not notebook JSON"
-        where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        where = (
+            f" at line {exc.lineno}, column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
         return None, f"malformed JSON{where}: the notebook file is damaged or was cut short"
     if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
         return None, "not a notebook: valid JSON, but without notebook cells"
@@ -117,7 +127,11 @@ def _lab_from_content(sources: list[str], plans: dict[str, LabPlan]) -> tuple[st
         if found:
             return found.group(1), "setup call"
     names = frozenset().union(*(defined_names(s) for s in sources)) if sources else frozenset()
-    best = max(plans.values(), key=lambda p: len(names & frozenset().union(*(e.names for e in p.exercises))), default=None)
+    best = max(
+        plans.values(),
+        key=lambda p: len(names & frozenset().union(*(e.names for e in p.exercises))),
+        default=None,
+    )
     if best is not None and best.exercises:
         wanted = frozenset().union(*(e.names for e in best.exercises))
         if len(names & wanted) * 2 >= len(wanted):
@@ -146,7 +160,9 @@ def _files(folder: Path) -> list[Path]:
     found = []
     for path in sorted(folder.rglob("*")):
         parts = path.relative_to(folder).parts
-        if any(p.startswith(".") or p in _SKIP for p in parts) or not (path.is_file() or path.is_symlink()):
+        if any(p.startswith(".") or p in _SKIP for p in parts) or not (
+            path.is_file() or path.is_symlink()
+        ):
             continue
         found.append(path)
     return found
@@ -172,12 +188,22 @@ def find_candidates(root: Path, plans: dict[str, LabPlan]) -> dict[str, list[Can
             students.setdefault(entry.name, [])
             for path in _files(entry):
                 if path.is_symlink():
-                    students[entry.name].append(Candidate(path, entry.name, named=_lab_from_name(path.name, plans),
-                                                          problem="a symbolic link, not a file: not graded"))
+                    students[entry.name].append(
+                        Candidate(
+                            path,
+                            entry.name,
+                            named=_lab_from_name(path.name, plans),
+                            problem="a symbolic link, not a file: not graded",
+                        )
+                    )
                 elif path.suffix.lower() == ".ipynb" or _lab_from_name(path.name, plans):
                     students[entry.name].append(_candidate(path, entry.name, plans))
                 else:
-                    students[entry.name].append(Candidate(path, entry.name, problem=f"not a notebook ({path.suffix or 'no'} file)"))
+                    students[entry.name].append(
+                        Candidate(
+                            path, entry.name, problem=f"not a notebook ({path.suffix or 'no'} file)"
+                        )
+                    )
         elif entry.is_file():
             candidate = _candidate(entry, "", plans)
             candidate.student = _student_from_file(entry, candidate.lab)

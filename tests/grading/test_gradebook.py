@@ -21,13 +21,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lablib.grading.gradebook import COLUMNS, GradeOptions, _choose, flag_code, grade
 from lablib.grading.execute import carve, readable_paths
+from lablib.grading.gradebook import COLUMNS, GradeOptions, _choose, flag_code, grade
+from lablib.grading.markers import BEGIN_SOLUTION, END_SOLUTION
 from lablib.grading.plan import load_plan, match_exercises, rebuild
+from lablib.grading.release import release_all, release_notebook
 from lablib.grading.report import STATUSES
 from lablib.grading.submissions import Candidate, find_candidates, read_notebook
-from lablib.grading.markers import BEGIN_SOLUTION, END_SOLUTION
-from lablib.grading.release import release_all, release_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
@@ -65,9 +65,16 @@ def solution_submission(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """What a student who solved everything hands in: the release with the solutions filled in."""
     student, tests = release_notebook(nb)
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and BEGIN_SOLUTION in cell.source and index not in {t.cell for t in tests}:
-            student.cells[index].source = "\n".join(line for line in cell.source.split("\n")
-                                                    if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+        if (
+            cell.cell_type == "code"
+            and BEGIN_SOLUTION in cell.source
+            and index not in {t.cell for t in tests}
+        ):
+            student.cells[index].source = "\n".join(
+                line
+                for line in cell.source.split("\n")
+                if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION)
+            )
     return student
 
 
@@ -84,12 +91,19 @@ def graded(tmp_path_factory):
     if source.exists():
         shutil.copy(source, labs)
         nb = nbformat.read(source, as_version=4)
-        for student, notebook in [("lab01_solution", solution_submission(nb)), ("lab01_blank", release_notebook(nb)[0])]:
+        for student, notebook in [
+            ("lab01_solution", solution_submission(nb)),
+            ("lab01_blank", release_notebook(nb)[0]),
+        ]:
             (subs / student).mkdir()
             nbformat.write(notebook, subs / student / f"Copy of {LAB01}.ipynb")
     before = set(Path(tempfile.gettempdir()).glob("lablib-grade-*"))
-    report = grade(subs, base / "out", labs=labs,
-                   options=GradeOptions(workers=2, timeout=300, cell_timeout=10, progress=False))
+    report = grade(
+        subs,
+        base / "out",
+        labs=labs,
+        options=GradeOptions(workers=2, timeout=300, cell_timeout=10, progress=False),
+    )
     leftovers = set(Path(tempfile.gettempdir()).glob("lablib-grade-*")) - before
     rows = {(r["student"], r["lab"]): r for r in report.rows}
     return report, rows, leftovers, sorted(p.stem for p in labs.glob("*.ipynb"))
@@ -110,7 +124,12 @@ def test_one_row_per_student_and_lab_and_a_clean_gradebook(graded):
     report, rows, _, labs = graded
     students = set(EXPECTED) - ({"lab01_solution", "lab01_blank"} if LAB01 not in labs else set())
     assert set(rows) == {(s, lab) for s in students for lab in labs}
-    assert all(rows[(s, lab)]["status"] == "missing" for s in students for lab in labs if EXPECTED[s][0] != lab)
+    assert all(
+        rows[(s, lab)]["status"] == "missing"
+        for s in students
+        for lab in labs
+        if EXPECTED[s][0] != lab
+    )
     with open(report.gradebook) as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == COLUMNS
@@ -124,11 +143,20 @@ def test_results_json_follow_gradescope_and_feedback_shows_every_test(graded):
     results = json.loads((report.out / "exits" / LAB99 / "results.json").read_text())
     assert results["score"] == 2 and results["max_score"] == 7
     assert [(t["name"], t["score"], t["max_score"]) for t in results["tests"]] == [
-        ("add", 0, 2), ("scale", 0, 3), ("count_words", 2, 2)]
+        ("add", 0, 2),
+        ("scale", 0, 3),
+        ("count_words", 2, 2),
+    ]
     assert all(isinstance(t["output"], str) and t["output"] for t in results["tests"])
-    assert "SystemExit" in results["tests"][0]["output"] and "kernel died" in results["tests"][1]["output"]
+    assert (
+        "SystemExit" in results["tests"][0]["output"]
+        and "kernel died" in results["tests"][1]["output"]
+    )
     html = (report.out / "exits" / LAB99 / "feedback.html").read_text()
-    assert all(name in html for name in ("add", "scale", "count_words")) and "lines of hidden tests, not shown" in html
+    assert (
+        all(name in html for name in ("add", "scale", "count_words"))
+        and "lines of hidden tests, not shown" in html
+    )
     assert json.loads((report.out / "malformed" / LAB99 / "results.json").read_text())["score"] == 0
 
 
@@ -139,8 +167,12 @@ def test_hidden_tests_never_reach_a_student_or_a_kernel(graded, tmp_path):
             assert SENTINEL not in path.read_text(errors="replace"), path
     executed = nbformat.read(report.out / "hostile_reader" / LAB99 / "executed.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
-    assert "found: []" in printed and "LEAKED" not in printed  # every read of labs/, build/, /tmp, other students failed
-    assert leftovers == set(), "the grader's work folder (rebuilt notebooks, kernel files) must be removed"
+    assert (
+        "found: []" in printed and "LEAKED" not in printed
+    )  # every read of labs/, build/, /tmp, other students failed
+    assert leftovers == set(), (
+        "the grader's work folder (rebuilt notebooks, kernel files) must be removed"
+    )
     release_all(FIXTURES / "labs", tmp_path / "release", tmp_path / "autograder")
     assert SENTINEL not in (tmp_path / "release" / f"{LAB99}.ipynb").read_text()
 
@@ -150,7 +182,9 @@ def test_limits_and_defences_show_in_the_outputs(graded):
     huge = report.out / "huge_output" / LAB99 / "executed.ipynb"
     assert huge.stat().st_size < 2_000_000 and "of output not kept" in huge.read_text()
     assert "IPython internals" in rows[("monkeypatch", LAB99)]["flags"]
-    assert rows[("renamed", LAB99)]["score"] == rows[("renamed_again", LAB99)]["score"]  # same notebook, same score
+    assert (
+        rows[("renamed", LAB99)]["score"] == rows[("renamed_again", LAB99)]["score"]
+    )  # same notebook, same score
     loop = json.loads((report.out / "infinite_loop" / LAB99 / "results.json").read_text())
     assert "time limit" in loop["tests"][1]["output"] and loop["tests"][2]["score"] == 2
 
@@ -163,11 +197,20 @@ def test_fixtures_are_what_make_fixtures_writes(tmp_path):
         assert path.read_bytes() == (FIXTURES / path.relative_to(tmp_path)).read_bytes(), path
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"", "empty file"), (b"  \n", "empty file"), (b"%PDF-1.7 ...", "a PDF"), (b"PK\x03\x04rest", "zip"),
-    (b"\xff\xfe\x00binary", "binary"), (b"def f():\n    pass\n", "plain text or a script"),
-    (b'{"cells": [', "malformed JSON at line 1"), (b'{"a": 1}', "without notebook cells"), (b"[1, 2]", "without notebook"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", "empty file"),
+        (b"  \n", "empty file"),
+        (b"%PDF-1.7 ...", "a PDF"),
+        (b"PK\x03\x04rest", "zip"),
+        (b"\xff\xfe\x00binary", "binary"),
+        (b"def f():\n    pass\n", "plain text or a script"),
+        (b'{"cells": [', "malformed JSON at line 1"),
+        (b'{"a": 1}', "without notebook cells"),
+        (b"[1, 2]", "without notebook"),
+    ],
+)
 def test_read_notebook_names_the_problem(tmp_path, content, words):
     path = tmp_path / "x.ipynb"
     path.write_bytes(content)
@@ -180,15 +223,19 @@ def test_labs_are_recognized_by_content_then_by_name(tmp_path):
     student = tmp_path / "subs" / "ana"
     student.mkdir(parents=True)
     nb = make_fixtures.student(make_fixtures.solved())
-    nbformat.write(nb, student / "Untitled3.ipynb")                       # setup call
+    nbformat.write(nb, student / "Untitled3.ipynb")  # setup call
     nb.cells = [c for c in nb.cells if "lablib.setup(" not in c.source]
-    nbformat.write(nb, student / "my work.ipynb")                         # exercise names only
-    (student / f"{LAB99}-late (1).ipynb").write_text("oops")              # file name, unreadable
-    (tmp_path / "subs" / f"bo_123_{LAB99}.ipynb").write_text(nbformat.writes(nb))  # a loose file: student "bo_123"
+    nbformat.write(nb, student / "my work.ipynb")  # exercise names only
+    (student / f"{LAB99}-late (1).ipynb").write_text("oops")  # file name, unreadable
+    (tmp_path / "subs" / f"bo_123_{LAB99}.ipynb").write_text(
+        nbformat.writes(nb)
+    )  # a loose file: student "bo_123"
     found = find_candidates(tmp_path / "subs", plans)
     assert {(c.path.name, c.lab, c.how) for c in found["ana"]} == {
-        ("Untitled3.ipynb", LAB99, "setup call"), ("my work.ipynb", LAB99, "exercise names"),
-        (f"{LAB99}-late (1).ipynb", LAB99, "file name")}
+        ("Untitled3.ipynb", LAB99, "setup call"),
+        ("my work.ipynb", LAB99, "exercise names"),
+        (f"{LAB99}-late (1).ipynb", LAB99, "file name"),
+    }
     assert [c.lab for c in found["bo_123"]] == [LAB99]
 
 
@@ -196,11 +243,21 @@ def test_choose_prefers_a_readable_newest_notebook(tmp_path):
     def candidate(name, mtime, problem=None, how="setup call", lab=LAB99):
         return Candidate(tmp_path / name, "s", lab, how, None, problem, mtime)
 
-    chosen, status, _, notes = _choose("s", LAB99, [candidate("old.ipynb", 1), candidate("new.ipynb", 2),
-                                                    candidate("broken.ipynb", 3, "malformed JSON")], tmp_path)
+    chosen, status, _, notes = _choose(
+        "s",
+        LAB99,
+        [
+            candidate("old.ipynb", 1),
+            candidate("new.ipynb", 2),
+            candidate("broken.ipynb", 3, "malformed JSON"),
+        ],
+        tmp_path,
+    )
     assert chosen.path.name == "new.ipynb" and status == "graded" and "old.ipynb" in notes[0]
     assert _choose("s", LAB99, [candidate("broken.ipynb", 3, "empty file")], tmp_path)[1:3] == (
-        "invalid", "'broken.ipynb': empty file")
+        "invalid",
+        "'broken.ipynb': empty file",
+    )
     assert _choose("s", LAB99, [], tmp_path)[1] == "missing"
 
 
@@ -210,31 +267,50 @@ def test_exercise_cells_are_matched_by_content_not_position():
     matched, notes = match_exercises(plan, sources)
     by_name = {next(iter(e.names)): e.cell for e in plan.exercises}
     assert "return a + b" in matched[by_name["add"]] and "split" in matched[by_name["count_words"]]
-    assert matched[by_name["scale"]] == plan.released[by_name["scale"]] and "not found" in notes[by_name["scale"]]
+    assert (
+        matched[by_name["scale"]] == plan.released[by_name["scale"]]
+        and "not found" in notes[by_name["scale"]]
+    )
     cells = rebuild(plan, matched, {t.name: "tok" for t in plan.tests})
     tests = [c for c in cells if c.kind == "test"]
-    assert all(SENTINEL not in c.source and SENTINEL not in c.shown for c in tests)  # encoded for the kernel
-    assert [c.cell for c in cells if c.kind != "markdown" and not c.timed] == [1, 2]  # setup cells: no per-cell limit
+    assert all(
+        SENTINEL not in c.source and SENTINEL not in c.shown for c in tests
+    )  # encoded for the kernel
+    assert [c.cell for c in cells if c.kind != "markdown" and not c.timed] == [
+        1,
+        2,
+    ]  # setup cells: no per-cell limit
 
 
 def test_kernel_may_read_python_and_lablib_but_not_the_labs():
     repo = str(ROOT)
     paths = readable_paths([repo, str(ROOT / "labs")])
-    assert str(ROOT / "lablib") in paths and not any(p == repo or str(ROOT / "labs").startswith(p + "/") for p in paths)
+    assert str(ROOT / "lablib") in paths and not any(
+        p == repo or str(ROOT / "labs").startswith(p + "/") for p in paths
+    )
     assert carve("/x", ["/x"]) == [] and carve(repo, ["/elsewhere/labs"]) == [repo]
     parts = carve(repo, [str(ROOT / "labs")])
     assert str(ROOT / "lablib") in parts and str(ROOT / "labs") not in parts
 
 
 def test_flags_point_at_suspicious_code():
-    assert flag_code([make_fixtures.MONKEYPATCH]) == ["IPython internals", "redefines checks", "patches NumPy"]
+    assert flag_code([make_fixtures.MONKEYPATCH]) == [
+        "IPython internals",
+        "redefines checks",
+        "patches NumPy",
+    ]
     assert flag_code(["def add(a, b):\n    return a + b"]) == []
 
 
 def test_a_kernel_that_cannot_start_is_the_graders_error_not_a_zero(tmp_path):
     subs = tmp_path / "subs"
     shutil.copytree(FIXTURES / "submissions" / "renamed", subs / "renamed")
-    report = grade(subs, tmp_path / "out", labs=FIXTURES / "labs", options=GradeOptions(memory_gib=0.1, progress=False))
+    report = grade(
+        subs,
+        tmp_path / "out",
+        labs=FIXTURES / "labs",
+        options=GradeOptions(memory_gib=0.1, progress=False),
+    )
     (row,) = report.rows
     assert row["status"] == "error" and "did not start" in row["reason"]
 

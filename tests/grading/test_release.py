@@ -59,11 +59,22 @@ def test_release_does_not_modify_the_source():
 @pytest.mark.parametrize(
     "sources, message",
     [
-        (["x = 1\n### BEGIN SOLUTION\ny = 2"], "cell 1, line 2: '### BEGIN SOLUTION' is never closed"),
+        (
+            ["x = 1\n### BEGIN SOLUTION\ny = 2"],
+            "cell 1, line 2: '### BEGIN SOLUTION' is never closed",
+        ),
         (["x = 1\n### END SOLUTION"], "cell 1, line 2: '### END SOLUTION' without a matching"),
         (["### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"], "cell 1, line 2"),
-        (["x = 1", "### BEGIN HIDDEN TESTS\nassert 1\n### END HIDDEN TESTS"], "cell 2, line 1: hidden tests outside a test cell"),
-        (["# TEST a (1 point)\n### BEGIN HIDDEN TESTS\n### BEGIN SOLUTION\n### END SOLUTION\n### END HIDDEN TESTS"], "cannot nest"),
+        (
+            ["x = 1", "### BEGIN HIDDEN TESTS\nassert 1\n### END HIDDEN TESTS"],
+            "cell 2, line 1: hidden tests outside a test cell",
+        ),
+        (
+            [
+                "# TEST a (1 point)\n### BEGIN HIDDEN TESTS\n### BEGIN SOLUTION\n### END SOLUTION\n### END HIDDEN TESTS"
+            ],
+            "cannot nest",
+        ),
         (["### BEGIN SOLUTIONS\n### END SOLUTION"], "unrecognized marker"),
         (["# TEST a (1 point)\nx", "# TEST a (2 points)\ny"], "test name 'a' is used twice"),
     ],
@@ -103,6 +114,16 @@ def test_cli_release_reports_bad_markers(tmp_path, capsys):
     labs = tmp_path / "labs"
     labs.mkdir()
     nbformat.write(make_nb("### END SOLUTION"), labs / "03_bad.ipynb")
-    code = main(["release", "--labs", str(labs), "--out", str(tmp_path / "r"), "--autograder", str(tmp_path / "a")])
+    code = main(
+        [
+            "release",
+            "--labs",
+            str(labs),
+            "--out",
+            str(tmp_path / "r"),
+            "--autograder",
+            str(tmp_path / "a"),
+        ]
+    )
     assert code == 2
     assert "03_bad.ipynb: cell 1, line 1" in capsys.readouterr().err

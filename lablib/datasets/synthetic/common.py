@@ -10,13 +10,17 @@ __all__ = ["balanced_labels", "check_count", "check_size"]
 def check_count(n: int, name: str = "n") -> None:
     """Raise a readable error unless ``n`` is a non-negative integer."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"`{name}` must be a non-negative integer (number of examples), got {n!r}.")
+        raise ValueError(
+            f"`{name}` must be a non-negative integer (number of examples), got {n!r}."
+        )
 
 
 def check_size(size: int, smallest: int) -> None:
     """Raise a readable error unless ``size`` is an integer of at least ``smallest``."""
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < smallest:
-        raise ValueError(f"`size` must be an integer >= {smallest} (image side in pixels), got {size!r}.")
+        raise ValueError(
+            f"`size` must be an integer >= {smallest} (image side in pixels), got {size!r}."
+        )
 
 
 def balanced_labels(rng: np.random.Generator, n: int, n_classes: int) -> np.ndarray:

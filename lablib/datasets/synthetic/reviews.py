@@ -117,7 +117,9 @@ _NEGATIVE_WORDS = {
         pedestrian formulaic bloated padded dragged drags flat mild problematic questionable
         weird odd strange bizarre heavy clunky choppy shaky patchy tepid lukewarm bumpy""",
 }
-_INTENSIFIERS = "very really extremely so truly incredibly absolutely totally utterly genuinely".split()
+_INTENSIFIERS = (
+    "very really extremely so truly incredibly absolutely totally utterly genuinely".split()
+)
 _NEGATIONS = "not never hardly barely".split()
 _CONTRASTS = "but however yet still".split()
 
@@ -170,7 +172,9 @@ def _rare_words(count: int, taken: set[str]) -> list[str]:
         codas = rng.integers(len(_CODAS), size=count)
         n_syllables = rng.choice([2, 3], size=count, p=[0.7, 0.3])
         for i in range(count):
-            word = "".join(_ONSETS[onsets[i, s]] + _VOWELS[vowels[i, s]] for s in range(n_syllables[i]))
+            word = "".join(
+                _ONSETS[onsets[i, s]] + _VOWELS[vowels[i, s]] for s in range(n_syllables[i])
+            )
             word += _CODAS[codas[i]]
             if word not in seen and len(words) < count:
                 seen.add(word)
@@ -214,7 +218,11 @@ def _lexicon() -> _Lexicon:
     rare = words[len(real) :]
     neutral = common + content + list(rare)
     weights = np.concatenate(  # share of filler words: 58% common, 26% content, 16% rare
-        [_zipf(len(common), 3.0, 0.58), _zipf(len(content), 10.0, 0.26), _zipf(len(rare), 40.0, 0.16)]
+        [
+            _zipf(len(common), 3.0, 0.58),
+            _zipf(len(content), 10.0, 0.26),
+            _zipf(len(rare), 40.0, 0.16),
+        ]
     )
     cdfs = {polarity: _sentiment_cdfs(table, ids_of) for polarity, table in sentiment.items()}
     return _Lexicon(
@@ -256,7 +264,9 @@ def _pick(ids: np.ndarray, cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
     return ids[np.minimum(np.searchsorted(cdf, u * cdf[-1]), len(ids) - 1)]
 
 
-def _sentiment_words(lex: _Lexicon, polarity: np.ndarray, mild: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _sentiment_words(
+    lex: _Lexicon, polarity: np.ndarray, mild: np.ndarray, u: np.ndarray
+) -> np.ndarray:
     """One sentiment word id per phrase: of ``polarity`` (+1/-1), mild-favouring where ``mild``."""
     words = np.empty(len(polarity), dtype=np.int64)
     for p in (+1, -1):
@@ -267,7 +277,11 @@ def _sentiment_words(lex: _Lexicon, polarity: np.ndarray, mild: np.ndarray, u: n
 
 
 def _sentiment_phrases(
-    rng: np.random.Generator, lex: _Lexicon, lengths: np.ndarray, tone: np.ndarray, agreement: np.ndarray
+    rng: np.random.Generator,
+    lex: _Lexicon,
+    lengths: np.ndarray,
+    tone: np.ndarray,
+    agreement: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The sentiment phrases of all reviews, review by review, in reading order.
 
@@ -281,13 +295,17 @@ def _sentiment_phrases(
         negation or intensifier, sentiment word; -1 where a phrase has none) and the
         review each phrase belongs to, ``(m,)``, non-decreasing.
     """
-    m = np.clip(rng.binomial(lengths, rng.uniform(_MIN_RATE, _MAX_RATE, size=len(lengths))), 1, lengths // 4)
+    m = np.clip(
+        rng.binomial(lengths, rng.uniform(_MIN_RATE, _MAX_RATE, size=len(lengths))), 1, lengths // 4
+    )
     review = np.repeat(np.arange(len(lengths)), m)
     k = np.arange(len(review)) - np.repeat(np.cumsum(m) - m, m)  # phrase number within its review
     has_contrast = (m >= 3) & (rng.random(len(m)) < _P_CONTRAST)
     contrast_at = np.where(has_contrast, rng.integers(1, np.maximum(2, m // 3) + 1), 0)  # 0: none
     tones = np.where(k < contrast_at[review], -tone[review], tone[review])
-    polarity = np.where(rng.random(len(review)) < agreement[review], tones, -tones)  # what a phrase expresses
+    polarity = np.where(
+        rng.random(len(review)) < agreement[review], tones, -tones
+    )  # what a phrase expresses
     kind, u_word, u_extra = rng.random((3, len(review)))
     negated = kind < _P_NEGATED
     intensified = ~negated & (kind < _P_NEGATED + _P_INTENSIFIED)
@@ -295,7 +313,9 @@ def _sentiment_phrases(
     word_polarity = np.where(negated, -polarity, polarity)
     table[:, 2] = _sentiment_words(lex, word_polarity, negated | (polarity != tones), u_word)
     table[negated, 1] = _pick(lex.negation_ids, _NEGATION_CDF, u_extra[negated])
-    table[intensified, 1] = lex.intensifier_ids[(u_extra[intensified] * len(lex.intensifier_ids)).astype(int)]
+    table[intensified, 1] = lex.intensifier_ids[
+        (u_extra[intensified] * len(lex.intensifier_ids)).astype(int)
+    ]
     starts_contrast = (k == contrast_at[review]) & (contrast_at[review] > 0)
     table[starts_contrast, 0] = rng.choice(lex.contrast_ids, size=int(starts_contrast.sum()))
     return table, review
@@ -314,10 +334,14 @@ def _write_reviews(
         review's length (int64 ``(n,)``, 40 to 400).
     """
     n = len(labels)
-    lengths = np.clip(rng.lognormal(np.log(_LENGTH_MEDIAN), _LENGTH_SIGMA, size=n), _MIN_LENGTH, _MAX_LENGTH)
+    lengths = np.clip(
+        rng.lognormal(np.log(_LENGTH_MEDIAN), _LENGTH_SIGMA, size=n), _MIN_LENGTH, _MAX_LENGTH
+    )
     lengths = lengths.astype(np.int64)
     table, review = _sentiment_phrases(rng, lex, lengths, *_review_tones(rng, labels))
-    n_filler = lengths - np.bincount(review, weights=(table >= 0).sum(axis=1), minlength=n).astype(np.int64)
+    n_filler = lengths - np.bincount(review, weights=(table >= 0).sum(axis=1), minlength=n).astype(
+        np.int64
+    )
     filler = _pick(lex.neutral_ids, lex.neutral_cdf, rng.random(int(n_filler.sum())))
     filler_review = np.repeat(np.arange(n), n_filler)
     filler_pos = np.arange(len(filler)) - np.repeat(np.cumsum(n_filler) - n_filler, n_filler)
@@ -327,7 +351,9 @@ def _write_reviews(
     words = np.concatenate([filler, table[keep]])
     pos = np.concatenate([filler_pos, np.repeat(cut, 3).reshape(-1, 3)[keep]])
     owner = np.concatenate([filler_review, np.repeat(review, 3).reshape(-1, 3)[keep]])
-    is_filler = np.concatenate([np.ones(len(filler), np.int64), np.zeros(int(keep.sum()), np.int64)])
+    is_filler = np.concatenate(
+        [np.ones(len(filler), np.int64), np.zeros(int(keep.sum()), np.int64)]
+    )
     order = np.argsort((owner * (_MAX_LENGTH + 1) + pos) * 2 + is_filler, kind="stable")
     return words[order], lengths
 

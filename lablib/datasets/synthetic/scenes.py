@@ -150,7 +150,9 @@ def _luminance(colour: np.ndarray) -> float:
     return float(colour @ np.array([0.299, 0.587, 0.114]))
 
 
-def _colour_pair(rng: np.random.Generator, min_contrast: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+def _colour_pair(
+    rng: np.random.Generator, min_contrast: float = 60.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Random foreground and background RGB colours whose brightness differs by ``min_contrast``."""
     while True:
         fg, bg = rng.uniform(0, 255, size=(2, 3)).astype(np.float32)
@@ -168,11 +170,18 @@ def _shape_mask(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
     radius = rng.uniform(0.2, 0.42) * size
     center = rng.uniform(radius - 0.5, size - radius - 0.5, size=2)
     mask = np.zeros((size, size), dtype=bool)
-    mask[_shape_pixels(kind, (center[0], center[1]), radius, rng.uniform(0, 2 * np.pi), size)] = True
+    mask[_shape_pixels(kind, (center[0], center[1]), radius, rng.uniform(0, 2 * np.pi), size)] = (
+        True
+    )
     return mask
 
 
-_PATTERN_ANGLES = {"horizontal stripes": 90.0, "vertical stripes": 0.0, "checkerboard": 0.0, "dots": 0.0}
+_PATTERN_ANGLES = {
+    "horizontal stripes": 90.0,
+    "vertical stripes": 0.0,
+    "checkerboard": 0.0,
+    "dots": 0.0,
+}
 
 
 def _pattern_mask(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
@@ -208,9 +217,9 @@ def _scene_image(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
     img[mask] = fg
     if rng.random() < 0.3:  # a small distractor blob of a random colour
         center = rng.uniform(0, size, size=2)
-        img[draw.disk((center[0], center[1]), rng.uniform(1.0, 2.5) * size / 32, shape=(size, size))] = (
-            rng.uniform(0, 255, size=3)
-        )
+        img[
+            draw.disk((center[0], center[1]), rng.uniform(1.0, 2.5) * size / 32, shape=(size, size))
+        ] = rng.uniform(0, 255, size=3)
     return _to_uint8(img, rng, noise=rng.uniform(3.0, 12.0))
 
 
@@ -431,7 +440,9 @@ def make_detection_scenes(
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     boxes, labels = [], []
     for i in range(n):
-        images[i], image_boxes, image_labels = _detection_scene(rng, size, max_objects, min_size, max_size)
+        images[i], image_boxes, image_labels = _detection_scene(
+            rng, size, max_objects, min_size, max_size
+        )
         boxes.append(image_boxes)
         labels.append(image_labels)
     return images, boxes, labels

@@ -9,7 +9,6 @@ import pytest
 
 from lablib.datasets.synthetic import reviews as generated
 
-
 # --- review corpus --------------------------------------------------------------------
 
 

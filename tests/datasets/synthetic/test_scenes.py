@@ -12,7 +12,18 @@ import pytest
 
 from lablib.datasets.synthetic import scenes as generated
 
-CIFAR10_NAMES = {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
+CIFAR10_NAMES = {
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+}
 
 
 # --- classification scenes ------------------------------------------------------------
