@@ -7,7 +7,10 @@ PROFILE ?=
 SUBMISSIONS ?= submissions
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup lab run test unit notebooks release grade data clean distclean
+.PHONY: help setup lab run test lint release grade data clean distclean
+
+help:                                ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
 setup: $(STAMP)                      ## create .venv and install lablib with its dev extra
 
@@ -25,12 +28,18 @@ lab: setup                           ## open JupyterLab on labs/
 run: setup                           ## execute every lab into build/executed/ (PROFILE=quick|standard|full)
 	$(BIN)/lablib run $(if $(PROFILE),--profile $(PROFILE))
 
-# make test: unit tests + every lab under nbval, quick profile, no network.
+# make test: ruff, unit tests + every lab under nbval, quick profile, no network, on all cores
+# (--dist loadfile keeps a notebook's cells in one worker and in order).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: export LABLIB_PROFILE = quick
 test: export LABLIB_OFFLINE = 1
 test: export TF_CPP_MIN_LOG_LEVEL = 2
-test: setup
-	$(BIN)/python -m pytest tests labs --nbval-lax --nbval-cell-timeout=300 -p lablib.pytest_plugin -q
+test: setup lint                     ## ruff, unit tests, every lab under nbval (quick profile, offline)
+	$(BIN)/python -m pytest tests labs --nbval-lax --nbval-cell-timeout=300 -p lablib.pytest_plugin \
+	  -n $(JOBS) --dist loadfile -q
+
+lint: setup                          ## ruff on lablib, tests, benchmarks and the labs
+	$(BIN)/ruff check lablib tests benchmarks labs
 
 release: setup                       ## student notebooks -> release/, grading material -> build/autograder/
 	$(BIN)/lablib release
@@ -42,8 +51,8 @@ grade: setup                         ## grade SUBMISSIONS=dir into build/grades/
 data: setup                          ## rebuild data/ (fallback datasets + MANIFEST.sha256)
 	$(BIN)/lablib data
 
-clean:
+clean:                               ## remove build/ and release/
 	rm -rf build release .pytest_cache
 
-distclean: clean
+distclean: clean                     ## also remove .venv
 	rm -rf $(VENV)

@@ -2,7 +2,9 @@
 ``build/timings.csv`` (columns ``lab,profile,seconds,cells,failed``).
 
 nbval runs a notebook as one test item per cell; the plugin sums the items' setup,
-call and teardown durations per file, which includes the kernel start.
+call and teardown durations per file, which includes the kernel start. Under
+pytest-xdist every report reaches the controller, which alone writes the file (run with
+``--dist loadfile`` so that a notebook's cells stay in one worker, in order).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def pytest_runtest_logreport(report) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    if not _seconds:
+    if not _seconds or hasattr(session.config, "workerinput"):  # an xdist worker: not the writer
         return
     out = Path(session.config.rootpath) / "build" / "timings.csv"
     out.parent.mkdir(parents=True, exist_ok=True)

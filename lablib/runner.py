@@ -48,15 +48,10 @@ def execute_notebook(
         resources={"metadata": {"path": str(Path(path).parent)}},
     )
     start, error = time.perf_counter(), None
-    saved = dict(os.environ)
-    os.environ.update(env)  # the kernel inherits this process's environment
     try:
-        client.execute()
+        client.execute(env=env)  # passed on to the kernel manager's start_kernel(env=...)
     except CellExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     elapsed = time.perf_counter() - start
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -48,11 +48,22 @@ def test_every_dependency_has_bounds():
 
 def test_makefile_targets():
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("setup", "lab", "run", "test", "release", "data", "clean"):
-        assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no {target!r} target"
-    test_recipe = makefile.split("\ntest: setup", 1)[1]
-    assert "--nbval-lax" in test_recipe and "labs" in test_recipe
+    targets = set(re.findall(r"^([a-z]+):", makefile, re.M))
+    assert {"help", "setup", "lab", "run", "test", "lint", "release", "grade", "data", "clean"} <= targets
+    phony = set(re.search(r"^\.PHONY:(.*)$", makefile, re.M)[1].split())
+    assert phony <= targets, f".PHONY names targets that do not exist: {sorted(phony - targets)}"
+    test_recipe = re.search(r"^test: setup.*\n((?:\t.*\n)+)", makefile, re.M)[1]
+    assert "--nbval-lax" in test_recipe and "labs" in test_recipe and "--dist loadfile" in test_recipe
+    assert re.search(r"^test: setup lint", makefile, re.M), "make test runs ruff first"
     assert "LABLIB_PROFILE = quick" in makefile and "LABLIB_OFFLINE = 1" in makefile
+
+
+def test_make_help_lists_every_documented_target():
+    import subprocess
+
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True)
+    listed = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+    assert {"setup", "lab", "run", "test", "release", "grade", "data", "clean"} <= listed
 
 
 def test_readme_quick_start_is_two_commands():
@@ -67,9 +78,24 @@ def test_ci_entry_calls_make_test():
     assert ci.startswith("#!/usr/bin/env bash") and "make test" in ci
 
 
-def test_console_script_lists_subcommands():
+def test_console_script_has_the_makefiles_verbs():
+    import argparse
+
     from lablib.cli import build_parser
 
-    help_text = build_parser().format_help()
-    for verb in ("release", "data", "run", "info"):
-        assert verb in help_text
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == {"release", "data", "run", "info", "grade"}
+    args = parser.parse_args(["run", "03", "--profile", "quick"])
+    assert args.only == ["03"] and args.profile == "quick" and callable(args.func)
+    makefile = (ROOT / "Makefile").read_text()
+    for verb in ("release", "run", "grade", "data"):
+        assert f"$(BIN)/lablib {verb}" in makefile, f"make {verb} calls `lablib {verb}`"
+
+
+def test_license_and_contributing_guide_exist():
+    license_text = (ROOT / "LICENSE").read_text()
+    assert "MIT License" in license_text
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == {"text": "MIT"}
+    assert "## Writing a lab" in (ROOT / "CONTRIBUTING.md").read_text()

@@ -38,6 +38,7 @@ from lablib.grading.plan import RunCell, defined_names
 
 __all__ = ["ExecOptions", "ExecutionError", "CellResult", "Sandbox", "execute", "run_sync"]
 
+_TIMEOUT = "LablibCellTimeout"
 _TOKEN_LINE = re.compile(re.escape(TOKEN_PREFIX) + r"\S*\n?")
 _ENV_KEEP = (
     "PATH",
@@ -238,14 +239,14 @@ class _Client(NotebookClient):
         self.on_cell_executed = self._record_reply
         self.sizes: dict[int, int] = {}
         self.dropped: dict[int, int] = {}
-        self.timed_out = False
+        self.timeouts: set[int] = set()
 
-    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
-        self.timed_out = True
-        return await super()._async_handle_timeout(timeout, cell)
 
     def _record_reply(self, cell: Any, cell_index: int, execute_reply: dict) -> None:
-        payload = (execute_reply or {}).get("content", {}).get("payload", [])
+        content = (execute_reply or {}).get("content", {})
+        if content.get("ename") == _TIMEOUT:
+            self.timeouts.add(cell_index)
+        payload = content.get("payload", [])
         if any(
             p.get("source") == "ask_exit" for p in payload
         ):  # exit() / quit(): the kernel shuts down next
@@ -295,7 +296,9 @@ class _Session:
         self.km = _KernelManager(kernel_name="python3")
         self.km.sandbox_config = sandbox.config(options)
         self.km.connection_file = str(sandbox.job / "runtime" / f"kernel-{number}.json")
-        error = {"ename": "TimeoutError", "evalue": "", "traceback": []}
+        # nbclient has no timeout hook: on a timeout it interrupts the kernel and hands
+        # on_cell_executed this reply, which _Client._record_reply recognises by its name.
+        error = {"ename": _TIMEOUT, "evalue": "", "traceback": []}
         self.client = _Client(
             nb,
             tokens,
@@ -383,19 +386,20 @@ class _Session:
         """Run one cell within its time limit."""
         limit = self.options.cell_timeout if cell.timed else math.inf
         timeout = max(1, math.ceil(min(limit, deadline - time.monotonic())))
-        self.client.timeout, self.client.timed_out = timeout, False
+        self.client.timeout = timeout
         node = self.client.nb.cells[index]
         result, start = CellResult(), time.monotonic()
         try:
             await self.client.async_execute_cell(node, index, store_history=cell.kind != "test")
             reply = [o for o in node.outputs if o.get("output_type") == "error"]
-            result.status = "timeout" if self.client.timed_out else "error" if reply else "ok"
+            timed_out = index in self.client.timeouts
+            result.status = "timeout" if timed_out else "error" if reply else "ok"
             if reply:
                 result.ename, result.evalue = (
                     reply[-1].get("ename", ""),
                     reply[-1].get("evalue", ""),
                 )
-            if self.client.timed_out:
+            if timed_out:
                 which = "per-cell" if timeout >= limit else "notebook"
                 result.ename, result.evalue = (
                     "TimeoutError",
@@ -418,13 +422,12 @@ class _Session:
         return result
 
     async def close(self) -> None:
+        if self.client.kc is not None:
+            self.client.kc.stop_channels()
         try:
-            await self.client._async_cleanup_kernel()
+            await self.km.shutdown_kernel(now=True)
         except Exception:  # noqa: BLE001 - a dead kernel may fail to shut down cleanly
-            try:
-                await self.km.shutdown_kernel(now=True)
-            except Exception:  # noqa: BLE001
-                pass
+            pass
         self.log.close()
 
 

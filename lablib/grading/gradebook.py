@@ -40,16 +40,18 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lablib.course import find_labs
 from lablib.grading.execute import ExecOptions, Sandbox, readable_paths, run_sync
+from lablib.grading.own_work import lablib_references
 from lablib.grading.plan import LabPlan, load_plan, match_exercises, rebuild
 from lablib.grading.pool import run_jobs
 from lablib.grading.report import (
     STATUSES,
+    TestOutcome,
     notebook_status,
     plot_scores,
     score_tests,
@@ -155,6 +157,30 @@ def flag_code(sources: list[str]) -> list[str]:
     return [label for pattern, label in _FLAGS if re.search(pattern, text)]
 
 
+def own_work_only(
+    plan: LabPlan, outcomes: list[TestOutcome], reaching: dict[int, list[str]]
+) -> list[TestOutcome]:
+    """Zero the tests whose exercises call into lablib (see :mod:`lablib.grading.own_work`)."""
+    by_name = {t.name: t for t in plan.tests}
+    kept = []
+    for outcome in outcomes:
+        test = by_name.get(outcome.name)
+        refs = sorted({r for cell in (test.uses if test else ()) for r in reaching.get(cell, [])})
+        if refs and outcome.score:
+            outcome = replace(
+                outcome,
+                score=0.0,
+                status="failed",
+                output=(
+                    f"expected: the exercise written in your own code; got: a call into lablib "
+                    f"({', '.join(refs)}). Hint: lablib is the course's helper library, not an "
+                    "answer key; write the function yourself (NumPy, Keras) and run the test again."
+                ),
+            )
+        kept.append(outcome)
+    return kept
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name).strip("._") or "student"
 
@@ -206,8 +232,13 @@ def grade_one(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(sandbox.job, ignore_errors=True)
     seconds = time.monotonic() - start
     outcomes = score_tests(cells, results, options.memory / 2**30)
+    reaching = {
+        e.cell: lablib_references(matched[e.cell], plan.bindings, e.allowed) for e in plan.exercises
+    }
+    outcomes = own_work_only(plan, outcomes, reaching)
     status, reason = notebook_status(cells, results, outcomes)
     flags = flag_code([matched[e.cell] for e in plan.exercises])
+    flags += [f"calls lablib: {', '.join(refs)}" for refs in reaching.values() if refs]
     notes_text = "; ".join(job.get("notes", []))
     out = Path(job["out_dir"])
     extra = {

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import base64
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -31,6 +31,7 @@ from lablib.grading.markers import (
     TOKEN_PREFIX,
     parse_test_header,
 )
+from lablib.grading.own_work import allowed_helpers, lablib_bindings
 from lablib.grading.release import release_notebook
 
 __all__ = [
@@ -56,6 +57,7 @@ class Exercise:
     released: str  # the student version (solution stubbed)
     names: frozenset[str]  # the functions / classes (else variables) it defines
     context: frozenset[str]  # its stripped non-solution lines
+    allowed: frozenset[str] = frozenset()  # lablib helpers it may use (own_work.allowed_helpers)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Test:
     visible: str  # the released cell: hidden tests removed
     code: str  # visible and hidden tests, markers removed
     hidden_lines: int
+    uses: frozenset[int] = frozenset()  # the exercise cells whose functions it calls
 
 
 @dataclass
@@ -80,9 +83,8 @@ class LabPlan:
     released: list[str]
     exercises: list[Exercise]
     tests: list[Test]
-    imports: dict[int, list[str]] = field(
-        default_factory=dict
-    )  # cell -> import lines of earlier cells
+    imports: dict[int, list[str]] = field(default_factory=dict)  # cell -> earlier import lines
+    bindings: dict[str, str] = field(default_factory=dict)  # names the lab binds to lablib
 
     @property
     def max_score(self) -> int:
@@ -188,10 +190,27 @@ def load_plan(path: Path) -> LabPlan:
         if any(line.strip().startswith(BEGIN_SOLUTION) for line in cell.source.split("\n")):
             exercises.append(
                 Exercise(
-                    index, released[index], defined_names(released[index]), _lines(released[index])
+                    index,
+                    released[index],
+                    defined_names(released[index]),
+                    _lines(released[index]),
+                    allowed_helpers(cell.source),
                 )
             )
-    return LabPlan(path.stem, path, notebook, released, exercises, tests, imports)
+    tests = [replace(t, uses=_exercises_used(t, exercises)) for t in tests]
+    bindings = lablib_bindings(s for s, c in zip(released, notebook.cells) if c.cell_type == "code")
+    return LabPlan(path.stem, path, notebook, released, exercises, tests, imports, bindings)
+
+
+def _exercises_used(test: Test, exercises: list[Exercise]) -> frozenset[int]:
+    """The exercise cells whose names the test's code refers to (else the one just above it)."""
+    try:
+        names = {n.id for n in ast.walk(ast.parse(_strip_magics(test.code))) if isinstance(n, ast.Name)}
+    except (SyntaxError, ValueError):
+        names = set()
+    used = frozenset(e.cell for e in exercises if e.names & names)
+    earlier = [e.cell for e in exercises if e.cell < test.cell]
+    return used or frozenset(earlier[-1:])
 
 
 def _similarity(exercise: Exercise, names: frozenset[str], lines: frozenset[str]) -> float:

@@ -51,6 +51,7 @@ EXPECTED = {
     "monkeypatch": (LAB99, 0, "graded", "0/3 tests passed"),
     "rigged_eq": (LAB99, 5, "graded", "not a plain value"),
     "hostile_reader": (LAB99, 5, "graded", "count_words"),
+    "answer_key": (LAB99, 2, "graded", "a call into lablib (lablib.checks)"),
     "malformed": (LAB99, 0, "invalid", "malformed JSON"),
     "empty": (LAB99, 0, "invalid", "empty file"),
     "not_a_notebook": (LAB99, 0, "invalid", "not a notebook"),
