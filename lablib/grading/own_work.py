@@ -98,7 +98,9 @@ def _reference(node: ast.AST, bindings: Mapping[str, str]) -> str | None:
     if isinstance(node, ast.Import):
         return next((a.name for a in node.names if _is_lablib(a.name)), None)
     if isinstance(node, ast.ImportFrom):
-        return f"{node.module}.*" if _is_lablib(node.module) else None
+        if not _is_lablib(node.module):
+            return None
+        return ", ".join(f"{node.module}.{alias.name}" for alias in node.names)
     if isinstance(node, ast.Name) and node.id in _DYNAMIC_NAMES:
         return f"dynamic code or imports ({node.id})"
     if isinstance(node, ast.Attribute) and node.attr in _DYNAMIC_ATTRIBUTES:

@@ -31,7 +31,7 @@ BINDINGS = lablib_bindings(["import lablib\nfrom lablib import checks, numpy_nn 
     [
         ("return nn.relu_forward(x)", ["lablib.numpy_nn.relu_forward"]),
         ("import lablib.numpy_nn\nreturn 1", ["lablib.numpy_nn"]),
-        ("from lablib.architectures import lenet5\nreturn lenet5()", ["lablib.architectures.*"]),
+        ("from lablib.architectures import lenet5\nreturn lenet5()", ["lablib.architectures.lenet5"]),
         ("m = __import__('lab' + 'lib')\nreturn m", ["dynamic code or imports (__import__)"]),
         ("import importlib\nreturn importlib", ["dynamic code or imports (importlib)"]),
         ("import sys\nreturn sys.modules['lablib']", ["dynamic code or imports (.modules)"]),
