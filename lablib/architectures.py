@@ -560,3 +560,121 @@ def stats_table(model: keras.Model, *, only_counted: bool = False) -> str:
     lines.append(f"{'total':<63}{sum(r.weights for r in rows):>12,}{'':7}{model.count_params():>13,}"
                  f"{sum(r.macs for r in rows):>16,}")
     return "\n".join(lines)
+
+# ------------------------------------------------------------------ segmentation (lab 13)
+
+def _seg_conv_block(x: Any, filters: int, *, batch_norm: bool, name: str) -> Any:
+    """Two 3x3 convolutions (same padding), each followed by BatchNorm (optional) and ReLU."""
+    for i in (1, 2):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm,
+                          name=f"{name}_conv{i}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(momentum=_SHORT_RUN_MOMENTUM, name=f"{name}_bn{i}")(x)
+        x = layers.ReLU(name=f"{name}_relu{i}")(x)
+    return x
+
+
+def _check_divisible(input_shape: tuple[int, int, int], levels: int, what: str) -> None:
+    factor = 2 ** levels
+    if any(d is not None and d % factor for d in input_shape[:2]):
+        raise ValueError(f"{what}: height and width must be multiples of {factor} "
+                         f"({levels} poolings), got input_shape={tuple(input_shape)}")
+
+
+def unet(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 4, *,
+         filters: tuple[int, ...] = (16, 32, 64, 128), batch_norm: bool = True,
+         name: str = "unet") -> keras.Model:
+    """U-Net (Ronneberger et al., 2015) with same padding: encoder, decoder, skips, 1x1 head.
+
+    Encoder level ``i`` (``filters[i]`` for all but the last entry): two 3x3 convolutions,
+    saved as the skip, then 2x2 max pooling. Bottleneck: two 3x3 convolutions with
+    ``filters[-1]``. Decoder, mirror image: a 2x2 transposed convolution with stride 2
+    (the "up-convolution", doubling height and width), **concatenation** with the
+    encoder's skip of the same resolution, two 3x3 convolutions. Head: a 1x1 convolution
+    to ``num_classes`` maps with a softmax over the classes at every pixel.
+
+    Differences from the paper: same padding (the output has the input's size, so skips
+    need no cropping), BatchNorm after each convolution (optional), fewer filters.
+
+    Args:
+        input_shape: ``(H, W, C)``; H and W multiples of ``2 ** (len(filters) - 1)``.
+        num_classes: output channels of the head.
+        filters: channels per level, encoder first, bottleneck last (the paper: 64 ... 1024).
+        batch_norm: BatchNorm after every 3x3 convolution.
+        name: the model's name.
+
+    Returns:
+        An uncompiled ``keras.Model``, input ``(batch, H, W, C)`` floats, output
+        ``(batch, H, W, num_classes)`` per-pixel class probabilities. Layers are named
+        ``enc{i}_*``, ``pool{i}``, ``bottleneck_*``, ``up{i}``, ``concat{i}``, ``dec{i}_*``
+        and ``head``.
+    """
+    if len(filters) < 2:
+        raise ValueError(f"filters needs an encoder level and the bottleneck, got {filters!r}")
+    _check_divisible(input_shape, len(filters) - 1, "unet")
+    inputs = keras.Input(input_shape)
+    x, skips = inputs, []
+    for i, f in enumerate(filters[:-1], start=1):
+        x = _seg_conv_block(x, f, batch_norm=batch_norm, name=f"enc{i}")  # (H/2^(i-1), ., f)
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)  # halves H and W
+    x = _seg_conv_block(x, filters[-1], batch_norm=batch_norm, name="bottleneck")
+    for i in range(len(filters) - 1, 0, -1):
+        x = layers.Conv2DTranspose(filters[i - 1], 2, strides=2, name=f"up{i}")(x)  # doubles H, W
+        x = layers.Concatenate(name=f"concat{i}")([x, skips[i - 1]])  # (..., 2 * filters[i - 1])
+        x = _seg_conv_block(x, filters[i - 1], batch_norm=batch_norm, name=f"dec{i}")
+    outputs = layers.Conv2D(num_classes, 1, activation="softmax", name="head")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def fcn(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 4, *,
+        filters: tuple[int, ...] = (16, 32, 64), skips: bool = True, batch_norm: bool = True,
+        name: str | None = None) -> keras.Model:
+    """A small fully convolutional network (Long et al., 2015), FCN-32s or FCN-8s style.
+
+    Encoder: per entry of ``filters``, two 3x3 convolutions and 2x2 max pooling, down to
+    ``1 / 2^L`` of the input (``L = len(filters)``). A 1x1 convolution turns the last map
+    into ``num_classes`` class scores. Back to full size with transposed convolutions:
+
+    * ``skips=False`` (FCN-32s's idea): one transposed convolution with stride ``2^L`` and
+      kernel ``2 * 2^L``, straight from the coarsest scores to the input size;
+    * ``skips=True`` (FCN-16s/8s): ``L`` transposed convolutions with stride 2 and kernel 4;
+      after each one the 1x1 class scores of the pooled encoder map of that resolution are
+      **added** (FCN fuses by summation; U-Net concatenates).
+
+    A softmax over the classes ends both. The transposed convolutions are learned from a
+    random start (the paper initializes them to bilinear upsampling).
+
+    Args:
+        input_shape: ``(H, W, C)``; H and W multiples of ``2 ** len(filters)``.
+        num_classes: number of classes.
+        filters: channels of the encoder stages.
+        skips: fuse the encoder's intermediate scores (FCN-8s style) or not (FCN-32s style).
+        batch_norm: BatchNorm after every 3x3 convolution.
+        name: the model's name; default ``fcn_skips`` or ``fcn_no_skips``.
+
+    Returns:
+        An uncompiled ``keras.Model``, output ``(batch, H, W, num_classes)`` probabilities.
+    """
+    levels = len(filters)
+    _check_divisible(input_shape, levels, "fcn")
+    inputs = keras.Input(input_shape)
+    x, pooled = inputs, []
+    for i, f in enumerate(filters, start=1):
+        x = _seg_conv_block(x, f, batch_norm=batch_norm, name=f"enc{i}")
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)  # (H / 2^i, W / 2^i, f)
+        pooled.append(x)
+    scores = layers.Conv2D(num_classes, 1, name=f"score{levels}")(x)  # class scores at 1 / 2^L
+    if not skips:
+        factor = 2 ** levels
+        scores = layers.Conv2DTranspose(num_classes, 2 * factor, strides=factor, padding="same",
+                                        name=f"up_x{factor}")(scores)
+    else:
+        for i in range(levels - 1, -1, -1):
+            scores = layers.Conv2DTranspose(num_classes, 4, strides=2, padding="same",
+                                            name=f"up{i}")(scores)
+            if i > 0:  # fuse the pooled map of the same resolution
+                side = layers.Conv2D(num_classes, 1, name=f"score{i}")(pooled[i - 1])
+                scores = layers.Add(name=f"fuse{i}")([scores, side])
+    outputs = layers.Softmax(name="softmax")(scores)
+    return keras.Model(inputs, outputs, name=name or ("fcn_skips" if skips else "fcn_no_skips"))

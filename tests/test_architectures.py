@@ -223,3 +223,48 @@ def test_small_resnet_and_plainnet_have_the_same_depth():
     assert res.output.shape == plain.output.shape == (None, 10)
     with pytest.raises(ValueError, match="6n"):
         models.small_resnet(21)
+
+# ------------------------------------------------------------------ segmentation (lab 13)
+
+def test_unet_shapes_skips_and_parameters_by_hand():
+    model = models.unet((16, 16, 3), 2, filters=(4, 8), batch_norm=False)
+    conv = lambda k, c_in, c_out: k * k * c_in * c_out + c_out  # noqa: E731 (weights + biases)
+    expected = (conv(3, 3, 4) + conv(3, 4, 4)  # enc1 at 16x16
+                + conv(3, 4, 8) + conv(3, 8, 8)  # bottleneck at 8x8
+                + conv(2, 8, 4)  # up1: 2x2 transposed convolution, stride 2
+                + conv(3, 8, 4) + conv(3, 4, 4)  # dec1 on the concatenation (4 + 4 channels)
+                + conv(1, 4, 2))  # head
+    assert model.count_params() == expected == 1722
+    assert model.get_layer("concat1").output.shape == (None, 16, 16, 8)
+    assert model.get_layer("up1").output.shape == (None, 16, 16, 4)
+    probs = model.predict(np.random.default_rng(0).random((2, 16, 16, 3)), verbose=0)
+    assert probs.shape == (2, 16, 16, 2)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=0, atol=1e-5)  # softmax per pixel
+
+
+def test_unet_default_depth_and_divisibility():
+    model = models.unet((64, 64, 3), 4)  # filters (16, 32, 64, 128): 3 poolings, 3 up-convolutions
+    ups = [layer for layer in model.layers if isinstance(layer, layers.Conv2DTranspose)]
+    concats = [layer for layer in model.layers if isinstance(layer, layers.Concatenate)]
+    assert len(ups) == len(concats) == 3 and model.output.shape == (None, 64, 64, 4)
+    assert model.get_layer("bottleneck_conv2").output.shape == (None, 8, 8, 128)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        models.unet((60, 64, 3), 4)
+
+
+def test_fcn_with_and_without_skips():
+    coarse = models.fcn((32, 32, 3), 3, filters=(4, 8), skips=False, batch_norm=False)
+    ups = [layer for layer in coarse.layers if isinstance(layer, layers.Conv2DTranspose)]
+    assert len(ups) == 1 and ups[0].strides == (4, 4) and ups[0].kernel_size == (8, 8)
+    assert coarse.output.shape == (None, 32, 32, 3)
+    assert not any(isinstance(layer, layers.Add) for layer in coarse.layers)
+    conv = lambda k, c_in, c_out: k * k * c_in * c_out + c_out  # noqa: E731
+    encoder = conv(3, 3, 4) + conv(3, 4, 4) + conv(3, 4, 8) + conv(3, 8, 8)
+    assert coarse.count_params() == encoder + conv(1, 8, 3) + conv(8, 3, 3)
+    fused = models.fcn((32, 32, 3), 3, filters=(4, 8), skips=True, batch_norm=False)
+    assert [layer.name for layer in fused.layers if isinstance(layer, layers.Add)] == ["fuse1"]
+    assert fused.count_params() == encoder + conv(1, 8, 3) + 2 * conv(4, 3, 3) + conv(1, 4, 3)
+    probs = fused.predict(np.zeros((1, 32, 32, 3)), verbose=0)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="multiples of 4"):
+        models.fcn((30, 32, 3), 3, filters=(4, 8))

@@ -20,6 +20,7 @@ file and what to do.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -31,7 +32,7 @@ import numpy as np
 
 from lablib.datasets import fallback as shipped
 from lablib.datasets import synthetic
-from lablib.datasets.remote import fetch
+from lablib.datasets.remote import DatasetError, fetch
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -41,8 +42,11 @@ __all__ = [
     "load_digits28",
     "load_imdb",
     "load_mnist",
+    "load_oxford_pets",
     "load_shapes_detection",
     "load_shapes_segmentation",
+    "PETS_CLASSES",
+    "read_oxford_pets",
 ]
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -255,3 +259,120 @@ def load_shapes_segmentation(n: int = 200, *, size: int = 64, seed: int = 0):
 def load_shapes_detection(n: int = 200, *, size: int = 64, seed: int = 0):
     """Generated scenes with boxes and labels (``synthetic.make_detection_scenes``)."""
     return synthetic.make_detection_scenes(n, size=size, seed=seed)
+
+
+# --- Oxford-IIIT Pet (lab 13, full profile) ------------------------------------------------
+
+PETS_CLASSES = ("background", "pet", "border")
+# The trimaps store 1 = pet, 2 = background, 3 = border (not classified); the course keeps
+# class 0 for the background, as in the generated scenes.
+_TRIMAP_TO_CLASS = np.array([0, 1, 0, 2], dtype=np.uint8)
+
+
+def _pets_split(tar: tarfile.TarFile, split: str) -> list[str]:
+    """Image ids listed in ``annotations/{split}.txt`` (lines ``id class species breed``)."""
+    member = next((m for m in tar.getmembers() if m.name.endswith(f"annotations/{split}.txt")), None)
+    if member is None:
+        raise DatasetError(f"Oxford-IIIT Pet: annotations archive {tar.name} has no {split}.txt")
+    lines = tar.extractfile(member).read().decode("utf-8").splitlines()
+    return [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _read_members(path: Path, wanted: dict[str, str]) -> dict[str, bytes]:
+    """Bytes of the archive members whose names end with a key of ``wanted``, by its value."""
+    found: dict[str, bytes] = {}
+    with tarfile.open(path, "r:*") as tar:  # plain tar or gzip, whatever the suffix says
+        for member in tar:
+            suffix = "/".join(member.name.split("/")[-2:])
+            if member.isfile() and suffix in wanted:
+                found[wanted[suffix]] = tar.extractfile(member).read()
+    missing = sorted(set(wanted.values()) - set(found))
+    if missing:
+        raise DatasetError(f"Oxford-IIIT Pet: {path} lacks {len(missing)} listed files, "
+                           f"e.g. {missing[:3]}")
+    return found
+
+
+def read_oxford_pets(images_archive: Path, annotations_archive: Path, *, size: int = 128,
+                     n_train: int | None = None, n_test: int | None = None):
+    """Read the Oxford-IIIT Pet archives (``images.tar.gz``, ``annotations.tar.gz``) into arrays.
+
+    The split is the dataset's own: ``trainval.txt`` (3,680 images) for training and
+    ``test.txt`` (3,669) for testing, the first ``n_train`` / ``n_test`` ids of each list.
+    Images are converted to RGB and resized to ``size x size`` (bilinear, aspect ratio not
+    kept, as in the keras-io example); trimaps are resized with nearest neighbour and
+    mapped to :data:`PETS_CLASSES` (0 background, 1 pet, 2 border).
+
+    Args:
+        images_archive, annotations_archive: paths of the two archives (tar or tar.gz).
+        size: output height and width in pixels.
+        n_train, n_test: how many images of each split (None: all).
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: images uint8 ``(n, size, size, 3)`` in
+        [0, 255], masks uint8 ``(n, size, size)`` in 0..2.
+
+    Raises:
+        DatasetError: a split list or a listed file is missing from the archives.
+    """
+    from PIL import Image
+
+    with tarfile.open(annotations_archive, "r:*") as tar:
+        ids = {split: _pets_split(tar, split) for split in ("trainval", "test")}
+    ids["trainval"], ids["test"] = ids["trainval"][:n_train], ids["test"][:n_test]
+    all_ids = ids["trainval"] + ids["test"]
+    jpegs = _read_members(images_archive, {f"images/{i}.jpg": i for i in all_ids})
+    trimaps = _read_members(annotations_archive, {f"trimaps/{i}.png": i for i in all_ids})
+
+    def arrays(split_ids):
+        x = np.empty((len(split_ids), size, size, 3), dtype=np.uint8)
+        y = np.empty((len(split_ids), size, size), dtype=np.uint8)
+        for k, i in enumerate(split_ids):
+            image = Image.open(io.BytesIO(jpegs[i])).convert("RGB")
+            x[k] = np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
+            trimap = Image.open(io.BytesIO(trimaps[i]))
+            trimap = trimap.resize((size, size), Image.Resampling.NEAREST)
+            y[k] = _TRIMAP_TO_CLASS[np.clip(np.asarray(trimap), 0, 3)]
+        return x, y
+
+    return arrays(ids["trainval"]), arrays(ids["test"])
+
+
+def load_oxford_pets(*, size: int = 128, n_train: int | None = None,
+                     n_test: int | None = None) -> Loaded:
+    """Oxford-IIIT Pet images with pet / background / border masks, or the generated scenes.
+
+    Online, the two archives (about 755 MiB and 18 MiB) are downloaded once into the Keras
+    cache and checked against the sha256 that TensorFlow Datasets publishes (see
+    ``remote.REMOTES``); :func:`read_oxford_pets` turns them into arrays. Offline, or when
+    a download fails, the fallback is the generated segmentation scenes
+    (``synthetic.make_segmentation_scenes``, train seed 0, test seed 1): other classes,
+    and ``.class_names`` says which.
+
+    Args:
+        size: image height and width in pixels (at least 16).
+        n_train, n_test: images per split (None: all of the real data; 1,000 and 200
+            generated scenes for the fallback).
+
+    Returns:
+        A :class:`Loaded` ``(x_train, y_train), (x_test, y_test)``: images uint8
+        ``(n, size, size, 3)``, masks uint8 ``(n, size, size)`` indexing ``.class_names``
+        (:data:`PETS_CLASSES` for the real data, ``synthetic.SEG_CLASSES`` for the
+        fallback; class 0 is the background in both).
+    """
+
+    def real():
+        images, annotations = fetch("oxford_pets_images"), fetch("oxford_pets_annotations")
+        data = read_oxford_pets(images, annotations, size=size, n_train=n_train, n_test=n_test)
+        return data, (f"real Oxford-IIIT Pet, {len(data[0][0]):,} train / {len(data[1][0]):,} "
+                      f"test, resized to {size}x{size}"), PETS_CLASSES
+
+    def fallback():
+        n_tr, n_te = n_train or 1000, n_test or 200
+        train = synthetic.make_segmentation_scenes(n_tr, size=size, seed=0)
+        test = synthetic.make_segmentation_scenes(n_te, size=size, seed=1)
+        return (train, test), (f"fallback: generated {size}x{size} scenes of circles, squares and "
+                               f"triangles, {n_tr:,} train / {n_te:,} test; not Oxford-IIIT Pet"
+                               ), synthetic.SEG_CLASSES
+
+    return _real_or_fallback("oxford_pets", real, fallback)

@@ -48,6 +48,21 @@ REMOTES = {
                    "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"),
     "imdb_word_index": Remote("imdb_word_index.json", _KERAS_BASE + "imdb_word_index.json",
                               "bfafd718b763782e994055a2d397834f"),  # md5, as in keras
+    # Oxford-IIIT Pet (Parkhi et al., 2012), lab 13's full profile. No checksum from the dataset's
+    # authors was found; these sha256 digests (sizes 791,918,971 and 19,173,078 bytes) are the ones
+    # TensorFlow Datasets records for these two URLs (tensorflow/datasets,
+    # tensorflow_datasets/datasets/oxford_iiit_pet/checksums.tsv); torchvision publishes md5
+    # 5c4f3ee8e5d25df40f4fd59a7f44e54c (images) and 95a8c909bbe2e81eed6a22bccdf3f68f (annotations).
+    # This package was written without network access and never downloaded the files itself: a
+    # download that does not match is not used (the loader falls back and prints why), a cached
+    # file that does not match raises DatasetError.
+    "oxford_pets_images": Remote(
+        "oxford_iiit_pet_images.tar.gz", "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz",
+        "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d"),
+    "oxford_pets_annotations": Remote(
+        "oxford_iiit_pet_annotations.tar.gz",
+        "https://thor.robots.ox.ac.uk/~vgg/data/pets/annotations.tar.gz",
+        "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91"),
 }
 
 def offline() -> bool:

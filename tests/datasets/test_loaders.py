@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lablib import datasets
-from lablib.datasets import DatasetError, remote
+from lablib.datasets import DatasetError, loaders, remote
 from lablib.datasets.remote import Remote
 
 
@@ -194,3 +194,92 @@ def test_data_mode(monkeypatch):
     assert datasets.data_mode()[0] == "offline"
     monkeypatch.setenv("LABLIB_OFFLINE", "0")
     assert datasets.data_mode()[0] == "online"
+
+
+# --- Oxford-IIIT Pet (lab 13): a fake pair of archives, no network ------------------------------
+
+def _png_or_jpeg(array, fmt):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _add(tar, name, blob):
+    info = tarfile.TarInfo(name)
+    info.size = len(blob)
+    tar.addfile(info, io.BytesIO(blob))
+
+
+def fake_pets(folder, train=("Abyssinian_1", "beagle_2", "pug_3"), test=("Bengal_4", "boxer_5")):
+    """images.tar.gz and annotations.tar.gz laid out like the real ones: 20x30 photos (one
+    grayscale), trimaps with 1 = pet (top-left 10x10 block), 2 = background, 3 = border (row 12),
+    macOS '._' decoys, and the two split lists."""
+    rng = np.random.default_rng(13)
+    images, annotations = folder / "images.tar.gz", folder / "annotations.tar.gz"
+    with tarfile.open(images, "w:gz") as tar:
+        for k, name in enumerate(train + test):
+            photo = rng.integers(0, 256, (20, 30) if k == 1 else (20, 30, 3), dtype=np.uint8)
+            _add(tar, f"images/{name}.jpg", _png_or_jpeg(photo, "JPEG"))
+    with tarfile.open(annotations, "w:gz") as tar:
+        for split, names in (("trainval", train), ("test", test)):
+            lines = "#Image CLASS-ID SPECIES BREED ID\n" + "".join(f"{n} 1 1 1\n" for n in names)
+            _add(tar, f"annotations/{split}.txt", lines.encode())
+        for name in train + test:
+            trimap = np.full((20, 30), 2, dtype=np.uint8)
+            trimap[:10, :10], trimap[12] = 1, 3
+            _add(tar, f"annotations/trimaps/{name}.png", _png_or_jpeg(trimap, "PNG"))
+            _add(tar, f"annotations/trimaps/._{name}.png", b"not a png")
+    return images, annotations
+
+
+def test_pets_archives_read_into_arrays_with_background_zero(tmp_path):
+    images, annotations = fake_pets(tmp_path)
+    (x, y), (xt, yt) = loaders.read_oxford_pets(images, annotations, size=40)
+    assert x.shape == (3, 40, 40, 3) and x.dtype == np.uint8 and xt.shape == (2, 40, 40, 3)
+    assert y.shape == (3, 40, 40) and y.dtype == np.uint8 and yt.shape == (2, 40, 40)
+    # nearest-neighbour resize of the trimap: rows 0-9 -> 0-19, columns 0-9 -> 0-13 (40 / 30)
+    assert np.all(y[:, :20, :13] == 1) and y[0, 39, 39] == 0 and set(np.unique(y)) == {0, 1, 2}
+    assert np.all(y[:, 24:26, 20] == 2)  # the border row 12 -> rows 24, 25
+    assert np.all(x[1, ..., 0] == x[1, ..., 1])  # the grayscale photo became RGB
+    (x1, _), (xt0, _) = loaders.read_oxford_pets(images, annotations, size=16, n_train=1, n_test=0)
+    assert x1.shape == (1, 16, 16, 3) and xt0.shape == (0, 16, 16, 3)
+
+
+def test_pets_archive_missing_a_listed_file_is_an_error(tmp_path):
+    images, annotations = fake_pets(tmp_path, test=("Bengal_4",))
+    with tarfile.open(annotations, "w:gz") as tar:  # list an image that is not in the archives
+        _add(tar, "annotations/trainval.txt", b"Abyssinian_1 1 1 1\nghost_9 2 2 2\n")
+        _add(tar, "annotations/test.txt", b"Bengal_4 1 1 1\n")
+    with pytest.raises(DatasetError, match="ghost_9"):
+        loaders.read_oxford_pets(images, annotations, size=16)
+
+
+def test_pets_loader_uses_the_verified_cache(keras_home, monkeypatch, capsys):
+    images, annotations = fake_pets(keras_home)
+    for key, path in (("oxford_pets_images", images), ("oxford_pets_annotations", annotations)):
+        target = keras_home / remote.REMOTES[key].fname
+        path.rename(target)
+        use_remote(monkeypatch, key, target)
+    pets = loaders.load_oxford_pets(size=24)
+    (x, y), (xt, _) = pets
+    assert pets.real and pets.class_names == loaders.PETS_CLASSES == ("background", "pet", "border")
+    assert x.shape == (3, 24, 24, 3) and xt.shape == (2, 24, 24, 3) and y.max() == 2
+    assert "real Oxford-IIIT Pet, 3 train / 2 test" in capsys.readouterr().out
+
+
+def test_pets_fallback_is_the_generated_scenes_and_says_so(offline, capsys):
+    pets = loaders.load_oxford_pets(size=32, n_train=6, n_test=2)
+    (x, y), (xt, yt) = pets
+    assert not pets.real and pets.class_names == ("background", "circle", "square", "triangle")
+    assert x.shape == (6, 32, 32, 3) and yt.shape == (2, 32, 32) and y.dtype == np.uint8
+    assert np.array_equal(x, datasets.load_shapes_segmentation(6, size=32, seed=0)[0])
+    assert "not Oxford-IIIT Pet" in capsys.readouterr().out
+
+
+def test_pets_remotes_are_sha256_over_https():
+    for key in ("oxford_pets_images", "oxford_pets_annotations"):
+        entry = remote.REMOTES[key]
+        assert entry.origin.startswith("https://") and len(entry.file_hash) == 64
+        int(entry.file_hash, 16)  # hex digits
