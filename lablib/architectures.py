@@ -561,6 +561,7 @@ def stats_table(model: keras.Model, *, only_counted: bool = False) -> str:
                  f"{sum(r.macs for r in rows):>16,}")
     return "\n".join(lines)
 
+
 # ------------------------------------------------------------------ segmentation (lab 13)
 
 def _seg_conv_block(x: Any, filters: int, *, batch_norm: bool, name: str) -> Any:

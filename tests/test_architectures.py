@@ -224,6 +224,7 @@ def test_small_resnet_and_plainnet_have_the_same_depth():
     with pytest.raises(ValueError, match="6n"):
         models.small_resnet(21)
 
+
 # ------------------------------------------------------------------ segmentation (lab 13)
 
 def test_unet_shapes_skips_and_parameters_by_hand():
