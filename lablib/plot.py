@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["image_grid", "plot_history", "confusion_matrix", "show_filters", "show_feature_maps",
-           "overlay_mask", "draw_boxes"]
+           "overlay_mask", "draw_boxes", "image_rows"]
 
 
 def _grid(n: int, ncols: int, cell: float = 1.6) -> tuple[Figure, np.ndarray]:
@@ -227,4 +227,50 @@ def draw_boxes(image: np.ndarray, boxes: np.ndarray, labels: Sequence[int] | Non
                     bbox=dict(facecolor=c, alpha=0.8, pad=1, lw=0))
     if title:
         ax.set_title(title)
+    return fig
+
+
+def image_rows(rows: Mapping[str, Sequence[np.ndarray] | np.ndarray], *,
+               titles: Mapping[str, Sequence[str]] | None = None, vmin: float = 0.0,
+               vmax: float = 1.0, cmap: str = "gray", size: float = 1.2,
+               suptitle: str | None = None) -> Figure:
+    """Rows of images on one fixed grey scale, each row named at its left.
+
+    For images that must be compared pixel for pixel (originals, noisy inputs,
+    reconstructions): unlike :func:`image_grid`, no image is rescaled on its own, so a
+    faint reconstruction looks faint.
+
+    Args:
+        rows: row name -> images, each ``(n, H, W)`` or ``(n, H, W, 1)``; rows may differ in n.
+        titles: row name -> one title per image of that row (optional, per row).
+        vmin, vmax: the values shown as black and white in every panel.
+        cmap: colormap.
+        size: inches per image.
+        suptitle: a title for the whole figure.
+
+    Example:
+        >>> fig = image_rows({"input": x[:8], "reconstruction": x_hat[:8]})
+    """
+    if not rows:
+        raise ValueError("image_rows needs at least one row, e.g. {'input': images}")
+    ncols = max(len(images) for images in rows.values())
+    height = size * len(rows) + (0.5 if suptitle else 0.2)
+    fig, axes = plt.subplots(len(rows), ncols, squeeze=False, figsize=(size * ncols + 1.0, height))
+    for r, (name, images) in enumerate(rows.items()):
+        row_titles = (titles or {}).get(name)
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(images):
+                ax.set_visible(False)
+                continue
+            image = np.asarray(images[c])
+            ax.imshow(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image,
+                      cmap=cmap, vmin=vmin, vmax=vmax)
+            if row_titles is not None:
+                ax.set_title(str(row_titles[c]), fontsize=8)
+        axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
     return fig

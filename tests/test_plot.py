@@ -67,3 +67,18 @@ def test_filters_feature_maps_mask_boxes():
     ax = fig.axes[0]
     assert len(ax.patches) == 2 and ax.patches[0].get_width() == 8
     assert [t.get_text() for t in ax.texts] == ["circle 0.90", "square 0.50"]
+
+
+def test_image_rows_fixed_grey_scale_row_names_and_titles():
+    faint = np.full((3, 6, 6, 1), 0.2)
+    fig = plot.image_rows({"input": rng.random((4, 6, 6)), "faint": faint},
+                          titles={"faint": ["a", "b", "c"]}, suptitle="rows")
+    axes = fig.axes
+    assert len(axes) == 8 and len(visible_axes(fig)) == 7  # the short row hides its last panel
+    assert axes[0].get_ylabel() == "input" and axes[4].get_ylabel() == "faint"
+    assert [ax.get_title() for ax in axes[4:7]] == ["a", "b", "c"]
+    image = axes[4].images[0]
+    assert image.get_clim() == (0.0, 1.0)  # not stretched to the image's own range
+    assert image.get_array().shape == (6, 6)
+    with pytest.raises(ValueError, match="at least one row"):
+        plot.image_rows({})
