@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["image_grid", "plot_history", "confusion_matrix", "show_filters", "show_feature_maps",
-           "overlay_mask", "draw_boxes", "image_rows"]
+           "overlay_mask", "draw_boxes", "image_rows", "image_mosaic"]
 
 
 def _grid(n: int, ncols: int, cell: float = 1.6) -> tuple[Figure, np.ndarray]:
@@ -272,5 +272,59 @@ def image_rows(rows: Mapping[str, Sequence[np.ndarray] | np.ndarray], *,
         axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def image_mosaic(images: Sequence[np.ndarray] | np.ndarray, ncols: int | None = None, *,
+                 pad: int = 1, vmin: float = 0.0, vmax: float = 1.0, cmap: str = "gray",
+                 xlabels: Sequence[str] | None = None, ylabels: Sequence[str] | None = None,
+                 xlabel: str | None = None, ylabel: str | None = None,
+                 title: str | None = None, size: float = 5.0) -> Figure:
+    """Tile many small images into one picture on a fixed grey scale (one axes, no gaps).
+
+    For hundreds of samples or a decoded latent grid, where one axes per image is slow and
+    wastes room. Images fill rows left to right, the first row at the top.
+
+    Args:
+        images: ``(n, H, W)`` or ``(n, H, W, 1)``.
+        ncols: images per row (default: a square, ``ceil(sqrt(n))``).
+        pad: pixels of ``vmax`` (white) between tiles.
+        vmin, vmax: the values shown as black and white.
+        cmap: colormap.
+        xlabels: ``ncols`` tick labels under the columns; ylabels: one per row, top to bottom.
+        xlabel, ylabel: axis labels.
+        title: the axes title.
+        size: inches of the longer side.
+    """
+    images = np.asarray(images, dtype=float)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"image_mosaic needs (n, H, W) images, got shape {images.shape}")
+    n, h, w = images.shape
+    ncols = int(ncols or math.ceil(math.sqrt(n)))
+    nrows = math.ceil(n / ncols)
+    canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), vmax, dtype=float)
+    for i, image in enumerate(images):
+        r, c = divmod(i, ncols)
+        canvas[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = image
+    scale = size / max(canvas.shape)
+    fig, ax = plt.subplots(figsize=(canvas.shape[1] * scale + 0.8, canvas.shape[0] * scale + 0.8))
+    ax.imshow(canvas, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    xticks = [c * (w + pad) + (w - 1) / 2 for c in range(ncols)]
+    yticks = [r * (h + pad) + (h - 1) / 2 for r in range(nrows)]
+    ax.set_xticks(xticks if xlabels is not None else [])
+    ax.set_yticks(yticks if ylabels is not None else [])
+    if xlabels is not None:
+        ax.set_xticklabels([str(t) for t in xlabels], fontsize=7)
+    if ylabels is not None:
+        ax.set_yticklabels([str(t) for t in ylabels], fontsize=7)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -82,3 +82,20 @@ def test_image_rows_fixed_grey_scale_row_names_and_titles():
     assert image.get_array().shape == (6, 6)
     with pytest.raises(ValueError, match="at least one row"):
         plot.image_rows({})
+
+
+def test_image_mosaic_tiles_rows_first_on_a_fixed_scale():
+    images = np.stack([np.full((4, 5), v) for v in (0.0, 0.25, 0.5, 0.75, 1.0)])[..., None]
+    fig = plot.image_mosaic(images, 3, pad=1, xlabels=["a", "b", "c"], ylabels=["top", "bottom"],
+                            title="mosaic")
+    (ax,) = fig.axes
+    canvas = ax.images[0].get_array()
+    assert canvas.shape == (2 * 4 + 1, 3 * 5 + 2) and ax.images[0].get_clim() == (0.0, 1.0)
+    assert canvas[0, 0] == 0.0 and canvas[0, 6] == 0.25 and canvas[5, 0] == 0.75  # row-major
+    assert canvas[4, 0] == 1.0 and canvas[5, 12] == 1.0  # the padding, and the empty last tile
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["top", "bottom"]
+    assert ax.get_title() == "mosaic"
+    assert plot.image_mosaic(np.zeros((9, 3, 3))).axes[0].images[0].get_array().shape == (11, 11)
+    with pytest.raises(ValueError, match="n, H, W"):
+        plot.image_mosaic(np.zeros((3, 3)))
