@@ -80,8 +80,10 @@ def machine() -> str:
         blas = "unknown"
     return (
         f"{platform.system()} {platform.release()}, {cpu}, {usable} usable core(s) "
-        f"(os.cpu_count {os.cpu_count()}), load average {load}; Python {platform.python_version()}, "
-        f"NumPy {np.__version__} (BLAS: {blas}), TensorFlow {tf.__version__} on {'GPU' if gpus else 'CPU'}"
+        f"(os.cpu_count {os.cpu_count()}), load average {load}; "
+        f"Python {platform.python_version()}, "
+        f"NumPy {np.__version__} (BLAS: {blas}), TensorFlow {tf.__version__} "
+        f"on {'GPU' if gpus else 'CPU'}"
     )
 
 
@@ -176,7 +178,8 @@ def main() -> None:
     sizes, repeats = (QUICK_SIZES, min(args.repeats, 3)) if args.quick else (SIZES, args.repeats)
     print(f"machine: {machine()}")
     print(
-        f"float32; median of {repeats} timed calls after one warm-up (loop version: max(3, repeats // 2));"
+        f"float32; median of {repeats} timed calls after one warm-up "
+        f"(loop version: max(3, repeats // 2));"
         f" times in ms\n"
     )
     header = [

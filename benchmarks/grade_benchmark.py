@@ -40,12 +40,13 @@ os.environ.update(
 )  # as the grader
 
 from lablib.grading import GradeOptions, grade  # noqa: E402
-from lablib.grading.markers import BEGIN_SOLUTION, END_SOLUTION
+from lablib.grading.markers import BEGIN_SOLUTION, END_SOLUTION  # noqa: E402
 from lablib.grading.release import release_notebook  # noqa: E402
 
 
 def solved(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The release of ``nb`` with the solutions filled in (what a student who solved it all submits)."""
+    """The release of ``nb`` with the solutions filled in
+    (what a student who solved it all submits)."""
     student, tests = release_notebook(nb)
     test_cells = {t.cell for t in tests}
     for index, cell in enumerate(nb.cells):
@@ -108,18 +109,23 @@ def main() -> None:
 
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"load average {os.getloadavg()[0]:.1f}; {args.n} submissions of {args.lab}, {args.workers} workers"
+        f"load average {os.getloadavg()[0]:.1f}; {args.n} submissions of {args.lab}, "
+        f"{args.workers} workers"
     )
     print(
-        f"plain nbclient : total {plain_total:6.1f} s, per notebook {statistics.mean(s for s, _ in plain):5.1f} s "
+        f"plain nbclient : total {plain_total:6.1f} s, "
+        f"per notebook {statistics.mean(s for s, _ in plain):5.1f} s "
         f"(errors: {len(errors)})"
     )
     print(
-        f"lablib grade   : total {report.seconds:6.1f} s, per notebook in its kernel {statistics.mean(job_seconds):5.1f} s; "
-        f"statuses {dict(report.counts)}; scores {sorted({r['score'] for r in rows})} / {rows[0]['max_score']}"
+        f"lablib grade   : total {report.seconds:6.1f} s, "
+        f"per notebook in its kernel {statistics.mean(job_seconds):5.1f} s; "
+        f"statuses {dict(report.counts)}; "
+        f"scores {sorted({r['score'] for r in rows})} / {rows[0]['max_score']}"
     )
     print(
-        f"overhead       : {overhead:+.1f} s per notebook ((grade total - plain total) x workers / n), "
+        f"overhead       : {overhead:+.1f} s per notebook "
+        f"((grade total - plain total) x workers / n), "
         f"{100 * (report.seconds / plain_total - 1):+.0f}% in total"
     )
     if args.keep:

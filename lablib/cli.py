@@ -1,4 +1,5 @@
-"""The ``lablib`` command: ``lablib release | data | run | info | grade`` (the Makefile calls these)."""
+"""The ``lablib`` command: ``lablib release | data | run | info | grade``
+(the Makefile calls these)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def _release(args: argparse.Namespace) -> int:
         print(f"release stopped: {exc}", file=sys.stderr)
         return 2
     print(
-        f"released {len(written)} notebook(s) to {args.out}/, grading material in {args.autograder}/"
+        f"released {len(written)} notebook(s) to {args.out}/, "
+        f"grading material in {args.autograder}/"
     )
     return 0
 
@@ -68,7 +70,8 @@ def _info(args: argparse.Namespace) -> int:
     name, reason = profiles.profile_name(gpu=device.startswith("GPU"))
     mode, why = datasets.data_mode()
     print(
-        f"lablib {__version__}\nprofile  {name} ({reason})\nkeras    {keras.__version__} ({keras.backend.backend()})"
+        f"lablib {__version__}\nprofile  {name} ({reason})"
+        f"\nkeras    {keras.__version__} ({keras.backend.backend()})"
         f"\ndevice   {device}\ndata     {mode} ({why})"
     )
     return 0

@@ -113,14 +113,16 @@ def select(profile: str, per_profile: Mapping[str, Mapping[str, Any] | None]) ->
     missing = [name for name in PROFILES if name not in given]
     if missing:
         raise ProfileError(
-            f"settings missing for profile(s) {', '.join(missing)}: give all of {', '.join(PROFILES)}"
+            f"settings missing for profile(s) {', '.join(missing)}: "
+            f"give all of {', '.join(PROFILES)}"
         )
     keys = {name: set(v) for name, v in given.items()}
     reference = keys["quick"]
     for name, k in keys.items():
         if k != reference:
             raise ProfileError(
-                f"profile {name!r} names settings {sorted(k)} but 'quick' names {sorted(reference)}; "
+                f"profile {name!r} names settings {sorted(k)} "
+                f"but 'quick' names {sorted(reference)}; "
                 "every profile must set the same names"
             )
     return given[profile]

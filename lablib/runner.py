@@ -74,7 +74,8 @@ def run_labs(
     timeout: int = 600,
     profile: str | None = None,
 ) -> list[tuple[str, float, str | None]]:
-    """Execute every lab (or those ``only`` names: by number, or by part of the name) into ``out``."""
+    """Execute every lab (or those ``only`` names: by number, or by part of the name)
+    into ``out``."""
     from tqdm.auto import tqdm
 
     paths = [p for p in find_labs(labs) if not only or any(_matches(p.stem, o) for o in only)]

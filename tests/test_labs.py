@@ -60,8 +60,7 @@ def test_title_badge_and_setup_call(path):
     title = nb.cells[0]
     assert title.cell_type == "markdown" and title.source.startswith(f"# Lab {path.stem[:2]}")
     assert (
-        "colab.research.google.com/github/" in title.source
-        and f"{path.stem}.ipynb" in title.source
+        "colab.research.google.com/github/" in title.source and f"{path.stem}.ipynb" in title.source
     )
     assert re.search(r"\*\*Time:\*\*", title.source), "the title cell states the time on CPU"
     setup = code_cells(nb)[0].source

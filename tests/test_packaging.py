@@ -49,11 +49,24 @@ def test_every_dependency_has_bounds():
 def test_makefile_targets():
     makefile = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z]+):", makefile, re.M))
-    assert {"help", "setup", "lab", "run", "test", "lint", "release", "grade", "data", "clean"} <= targets
+    assert {
+        "help",
+        "setup",
+        "lab",
+        "run",
+        "test",
+        "lint",
+        "release",
+        "grade",
+        "data",
+        "clean",
+    } <= targets
     phony = set(re.search(r"^\.PHONY:(.*)$", makefile, re.M)[1].split())
     assert phony <= targets, f".PHONY names targets that do not exist: {sorted(phony - targets)}"
     test_recipe = re.search(r"^test: setup.*\n((?:\t.*\n)+)", makefile, re.M)[1]
-    assert "--nbval-lax" in test_recipe and "labs" in test_recipe and "--dist loadfile" in test_recipe
+    assert (
+        "--nbval-lax" in test_recipe and "labs" in test_recipe and "--dist loadfile" in test_recipe
+    )
     assert re.search(r"^test: setup lint", makefile, re.M), "make test runs ruff first"
     assert "LABLIB_PROFILE = quick" in makefile and "LABLIB_OFFLINE = 1" in makefile
 
@@ -61,7 +74,9 @@ def test_makefile_targets():
 def test_make_help_lists_every_documented_target():
     import subprocess
 
-    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     listed = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
     assert {"setup", "lab", "run", "test", "release", "grade", "data", "clean"} <= listed
 

@@ -40,5 +40,5 @@ def test_labconfig_attribute_access_and_helpful_error():
     cfg = LabConfig("07_mnist", "quick", {"epochs": 2})
     assert cfg.epochs == 2 and cfg.profile == "quick"
     with pytest.raises(AttributeError, match="its settings are: epochs"):
-        cfg.batch_size
+        _ = cfg.batch_size
     assert "epochs=2" in repr(cfg)

@@ -7,7 +7,7 @@
 - :mod:`~lablib.datasets.synthetic`: the seeded generators behind the fallbacks.
 """
 
-from lablib.datasets import synthetic
+from lablib.datasets import synthetic as synthetic
 from lablib.datasets.loaders import (
     CIFAR10_CLASSES,
     Loaded,

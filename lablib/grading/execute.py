@@ -188,7 +188,8 @@ def carve(root: str, protected: list[str]) -> list[str]:
 
 
 def readable_paths(protected: list[str], extra: list[str] = ()) -> list[str]:
-    """The kernel's read allowlist: Python, site-packages, lablib, data/, system folders; never ``protected``."""
+    """The kernel's read allowlist: Python, site-packages, lablib, data/, system folders;
+    never ``protected``."""
     import lablib
 
     roots = [
@@ -240,7 +241,6 @@ class _Client(NotebookClient):
         self.sizes: dict[int, int] = {}
         self.dropped: dict[int, int] = {}
         self.timeouts: set[int] = set()
-
 
     def _record_reply(self, cell: Any, cell_index: int, execute_reply: dict) -> None:
         content = (execute_reply or {}).get("content", {})
@@ -333,7 +333,10 @@ class _Session:
         config = {
             k: v for k, v in self.sandbox.config(self.options).items() if k in ("protected", "own")
         }
-        preamble = f"import lablib.grading.sandbox as _lablib_gk\n_lablib_gk.install({config!r})\ndel _lablib_gk"
+        preamble = (
+            "import lablib.grading.sandbox as _lablib_gk\n"
+            f"_lablib_gk.install({config!r})\ndel _lablib_gk"
+        )
         reply = await self.quiet(preamble, 120)
         if reply != "ok":
             raise RuntimeError(f"the grading sandbox did not start in the kernel: {reply}")
@@ -458,7 +461,8 @@ async def _replay(
 
 
 async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) -> list[CellResult]:
-    """Run the rebuilt notebook; one :class:`CellResult` per cell (markdown cells stay ``not_run``)."""
+    """Run the rebuilt notebook; one :class:`CellResult` per cell
+    (markdown cells stay ``not_run``)."""
     results = [CellResult() for _ in cells]
     env = sandbox.prepare()
     deadline = time.monotonic() + options.timeout

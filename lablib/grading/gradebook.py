@@ -144,7 +144,8 @@ class GradeReport:
             scores = [float(r["score"]) for r in self.rows if r["lab"] == lab]
             top = max(float(r["max_score"] or 0) for r in self.rows if r["lab"] == lab)
             lines.append(
-                f"  {lab}: mean {statistics.mean(scores):.1f} / {top:g}, median {statistics.median(scores):g}, "
+                f"  {lab}: mean {statistics.mean(scores):.1f} / {top:g}, "
+                f"median {statistics.median(scores):g}, "
                 f"min {min(scores):g}, max {max(scores):g} (n={len(scores)})"
             )
         lines.append(f"feedback: {self.out}/<student>/<lab>/feedback.html; plot: {self.plot}")
@@ -152,7 +153,8 @@ class GradeReport:
 
 
 def flag_code(sources: list[str]) -> list[str]:
-    """Things in a student's exercise code an instructor may want to look at (never changes a score)."""
+    """Things in a student's exercise code an instructor may want to look at
+    (never changes a score)."""
     text = "\n".join(sources)
     return [label for pattern, label in _FLAGS if re.search(pattern, text)]
 
@@ -211,7 +213,8 @@ _PLANS: dict[str, LabPlan] = {}
 
 
 def grade_one(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    """Grade one notebook: rebuild, run in its own kernel, score, write the feedback; a gradebook row."""
+    """Grade one notebook: rebuild, run in its own kernel, score, write the feedback;
+    a gradebook row."""
     path, lab = Path(job["path"]), job["lab"]
     plan = _PLANS.get(lab) or _PLANS.setdefault(
         lab, load_plan(Path(context["labs"]) / f"{lab}.ipynb")
@@ -338,7 +341,8 @@ def _expected(plans: dict[str, LabPlan], expect: list[str] | None) -> list[str]:
         ]
         if len(found) != 1:
             raise ValueError(
-                f"--expect {name!r} names {len(found)} labs in labs/ (have: {', '.join(sorted(plans))})"
+                f"--expect {name!r} names {len(found)} labs in labs/ "
+                f"(have: {', '.join(sorted(plans))})"
             )
         labs.append(found[0])
     return sorted(set(labs))

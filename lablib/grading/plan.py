@@ -8,8 +8,8 @@ back in. Colab keeps a cell's text but not its metadata, so a student's cell is 
 to an exercise by content: the functions it defines (``def conv1d``) first, then the
 lines it shares with the released cell (signature, docstring), never by position alone.
 
-The markers are parsed by :mod:`lablib.grading.release` (:func:`~lablib.grading.release.release_notebook`),
-the one place that knows them.
+The markers are parsed by :mod:`lablib.grading.release`
+(:func:`~lablib.grading.release.release_notebook`), the one place that knows them.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ class Test:
 
 @dataclass
 class LabPlan:
-    """Everything the grader needs from one instructor notebook (hidden tests included: keep it in memory)."""
+    """Everything the grader needs from one instructor notebook
+    (hidden tests included: keep it in memory)."""
 
     lab: str
     path: Path
@@ -115,7 +116,8 @@ def _strip_magics(source: str) -> str:
 
 
 def defined_names(source: str) -> frozenset[str]:
-    """Top-level functions and classes a cell defines (else its assigned names); tolerant of syntax errors."""
+    """Top-level functions and classes a cell defines (else its assigned names);
+    tolerant of syntax errors."""
     try:
         tree = ast.parse(_strip_magics(source))
     except (SyntaxError, ValueError):
@@ -205,7 +207,9 @@ def load_plan(path: Path) -> LabPlan:
 def _exercises_used(test: Test, exercises: list[Exercise]) -> frozenset[int]:
     """The exercise cells whose names the test's code refers to (else the one just above it)."""
     try:
-        names = {n.id for n in ast.walk(ast.parse(_strip_magics(test.code))) if isinstance(n, ast.Name)}
+        names = {
+            n.id for n in ast.walk(ast.parse(_strip_magics(test.code))) if isinstance(n, ast.Name)
+        }
     except (SyntaxError, ValueError):
         names = set()
     used = frozenset(e.cell for e in exercises if e.names & names)
@@ -277,7 +281,10 @@ def _test_source(plan: LabPlan, test: Test, token: str) -> str:
         [*plan.imports.get(test.cell, []), test.code, f"print({TOKEN_PREFIX + token!r})"]
     )
     encoded = base64.b64encode(code.encode()).decode()
-    return f"__lablib_grading__ = {TEST_TRIGGER!r}\nexec(__import__('base64').b64decode({encoded!r}).decode())"
+    return (
+        f"__lablib_grading__ = {TEST_TRIGGER!r}\n"
+        f"exec(__import__('base64').b64decode({encoded!r}).decode())"
+    )
 
 
 def rebuild(plan: LabPlan, sources: dict[int, str], tokens: dict[str, str]) -> list[RunCell]:

@@ -139,5 +139,7 @@ def _collect(worker: _Worker, pending: deque, hard_limit: float) -> dict[str, An
         return None
     return {
         **job["error_row"],
-        "reason": f"grader error: the worker process died twice (exit code {worker.process.exitcode})",
+        "reason": (
+            f"grader error: the worker process died twice (exit code {worker.process.exitcode})"
+        ),
     }

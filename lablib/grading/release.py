@@ -70,11 +70,13 @@ def _split(source: str, where: str, is_test: bool) -> tuple[str, str]:
         if marker in (BEGIN_SOLUTION, BEGIN_HIDDEN):
             if block:
                 raise MarkerError(
-                    f"{at}: {marker!r} inside the {block!r} block opened at line {start}: markers cannot nest"
+                    f"{at}: {marker!r} inside the {block!r} block opened at line {start}: "
+                    "markers cannot nest"
                 )
             if marker == BEGIN_HIDDEN and not is_test:
                 raise MarkerError(
-                    f"{at}: hidden tests outside a test cell (a test cell starts with '# TEST name (N points)')"
+                    f"{at}: hidden tests outside a test cell "
+                    "(a test cell starts with '# TEST name (N points)')"
                 )
             block, start = marker, number
             if marker == BEGIN_SOLUTION:

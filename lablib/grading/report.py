@@ -39,12 +39,22 @@ __all__ = [
 STATUSES = {
     "graded": "the notebook ran within its limits; the score is the sum of the tests it passed",
     "timeout": "a cell or the whole notebook hit its time limit; tests that finished still count",
-    "crashed": "the kernel died (exit, os._exit, a crash, the memory limit); tests that finished still count",
-    "memory": "a cell ran out of the memory the grader allows (MemoryError); other tests still count",
-    "invalid": "the file is not a readable notebook (malformed JSON, empty, not a notebook): 0 points",
+    "crashed": (
+        "the kernel died (exit, os._exit, a crash, the memory limit); "
+        "tests that finished still count"
+    ),
+    "memory": (
+        "a cell ran out of the memory the grader allows (MemoryError); other tests still count"
+    ),
+    "invalid": (
+        "the file is not a readable notebook (malformed JSON, empty, not a notebook): 0 points"
+    ),
     "wrong_lab": "the file named for this lab holds another lab's notebook: 0 points for this lab",
     "missing": "no notebook for this lab in the student's folder: 0 points",
-    "error": "the grader itself failed on this submission (a bug or the machine): re-run it (0 until then)",
+    "error": (
+        "the grader itself failed on this submission (a bug or the machine): "
+        "re-run it (0 until then)"
+    ),
 }
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -76,10 +86,16 @@ def _failure(result: CellResult, memory_gib: float) -> str:
     if result.ename == "NotImplementedError":
         return "not attempted: the exercise still raises NotImplementedError()"
     if result.ename in ("MemoryError", "_ArrayMemoryError"):
-        return f"MemoryError: the code needs more memory than the grader allows ({memory_gib:g} GiB). {clean(result.evalue, 300)}"
+        return (
+            "MemoryError: the code needs more memory than the grader allows "
+            f"({memory_gib:g} GiB). {clean(result.evalue, 300)}"
+        )
     if result.ename:
         return f"{result.ename}: {clean(result.evalue)}"
-    return "the test did not run to its end (its last line never ran): were its checks skipped or silenced?"
+    return (
+        "the test did not run to its end (its last line never ran): "
+        "were its checks skipped or silenced?"
+    )
 
 
 def score_tests(
@@ -162,10 +178,16 @@ def write_results(
     path.write_text(json.dumps(data, indent=1) + "\n")
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}
-.passed{color:#17692f;font-weight:bold}.failed{color:#a31515;font-weight:bold}pre{background:#f6f8fa;padding:.7em;
-overflow-x:auto;font-size:.9em}td pre{white-space:pre-wrap;word-break:break-word}.note{color:#555}h2{margin-top:1.6em}"""
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;"
+    "color:#222}\n"
+    "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;"
+    "padding:.4em;text-align:left;vertical-align:top}\n"
+    ".passed{color:#17692f;font-weight:bold}.failed{color:#a31515;font-weight:bold}"
+    "pre{background:#f6f8fa;padding:.7em;\n"
+    "overflow-x:auto;font-size:.9em}td pre{white-space:pre-wrap;word-break:break-word}"
+    ".note{color:#555}h2{margin-top:1.6em}"
+)
 
 
 def _esc(text: str) -> str:
@@ -183,16 +205,20 @@ def write_feedback(
     cells: Sequence[RunCell] = (),
     notes: dict[int, str] | None = None,
 ) -> None:
-    """``feedback.html`` for the student: score, each test's outcome, the graded code; no hidden tests."""
+    """``feedback.html`` for the student: score, each test's outcome, the graded code;
+    no hidden tests."""
     score, total = sum(o.score for o in outcomes), sum(o.max_score for o in outcomes)
     rows = "".join(
-        f"<tr><td>{_esc(o.name)}</td><td class='{o.status}'>{o.status}</td><td>{o.score:g} / {o.max_score:g}</td>"
+        f"<tr><td>{_esc(o.name)}</td><td class='{o.status}'>{o.status}</td>"
+        f"<td>{o.score:g} / {o.max_score:g}</td>"
         f"<td><pre>{_esc(o.output)}</pre></td></tr>"
         for o in outcomes
     )
     parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_esc(lab)}: feedback</title><style>{_CSS}</style>"
-        f"</head><body><h1>{_esc(lab)}</h1><p>Student: <b>{_esc(student)}</b><br>Score: <b>{score:g} / {total:g}</b>"
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{_esc(lab)}: feedback</title><style>{_CSS}</style>"
+        f"</head><body><h1>{_esc(lab)}</h1><p>Student: <b>{_esc(student)}</b>"
+        f"<br>Score: <b>{score:g} / {total:g}</b>"
         f"<br>Status: <b>{_esc(status)}</b> &mdash; {_esc(reason)}</p>",
         f"<h2>Tests</h2><table><tr><th>test</th><th>result</th><th>points</th><th>message</th></tr>{rows}</table>"
         if outcomes
@@ -202,14 +228,17 @@ def write_feedback(
         if cell.kind == "exercise":
             note = (notes or {}).get(cell.cell, "")
             parts.append(
-                f"<h2>Your code (exercise cell {cell.cell})</h2><p class='note'>{_esc(note)}</p><pre>{_esc(cell.shown)}</pre>"
+                f"<h2>Your code (exercise cell {cell.cell})</h2>"
+                f"<p class='note'>{_esc(note)}</p><pre>{_esc(cell.shown)}</pre>"
             )
         elif cell.test is not None:
             parts.append(
-                f"<h2>Test {_esc(cell.test.name)} ({cell.test.points} points)</h2><pre>{_esc(cell.shown)}</pre>"
+                f"<h2>Test {_esc(cell.test.name)} ({cell.test.points} points)</h2>"
+                f"<pre>{_esc(cell.shown)}</pre>"
             )
     parts.append(
-        "<p class='note'>Graded in the quick profile. Only the code of the exercise cells is taken from your "
+        "<p class='note'>Graded in the quick profile. "
+        "Only the code of the exercise cells is taken from your "
         "notebook; every other cell comes from the course's version.</p></body></html>"
     )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,8 @@ def read_notebook(path: Path) -> tuple[list[str] | None, str | None]:
         if size > MAX_BYTES:
             return (
                 None,
-                f"file too large for a notebook ({size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB)",
+                f"file too large for a notebook ({size / 2**20:.0f} MB; "
+                f"the limit is {MAX_BYTES // 2**20} MB)",
             )
         data = path.read_bytes()
     except OSError as exc:

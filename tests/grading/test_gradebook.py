@@ -81,7 +81,8 @@ def solution_submission(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade the whole class once (2 workers, a 10 s cell limit so the endless loop ends quickly)."""
+    """Grade the whole class once
+    (2 workers, a 10 s cell limit so the endless loop ends quickly)."""
     base = tmp_path_factory.mktemp("grading")
     subs, labs = base / "submissions", base / "labs"
     shutil.copytree(FIXTURES / "submissions", subs)

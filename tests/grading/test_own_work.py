@@ -31,7 +31,10 @@ BINDINGS = lablib_bindings(["import lablib\nfrom lablib import checks, numpy_nn 
     [
         ("return nn.relu_forward(x)", ["lablib.numpy_nn.relu_forward"]),
         ("import lablib.numpy_nn\nreturn 1", ["lablib.numpy_nn"]),
-        ("from lablib.architectures import lenet5\nreturn lenet5()", ["lablib.architectures.lenet5"]),
+        (
+            "from lablib.architectures import lenet5\nreturn lenet5()",
+            ["lablib.architectures.lenet5"],
+        ),
         ("m = __import__('lab' + 'lib')\nreturn m", ["dynamic code or imports (__import__)"]),
         ("import importlib\nreturn importlib", ["dynamic code or imports (importlib)"]),
         ("import sys\nreturn sys.modules['lablib']", ["dynamic code or imports (.modules)"]),
@@ -58,7 +61,10 @@ def test_allowed_helpers_read_the_comment_line():
 
 def test_bindings_follow_every_import_form():
     bindings = lablib_bindings(
-        ["import lablib.checks as c\nimport lablib.datasets\nfrom lablib.augment import compose as k"]
+        [
+            "import lablib.checks as c\nimport lablib.datasets\n"
+            "from lablib.augment import compose as k"
+        ]
     )
     assert bindings == {"c": "lablib.checks", "lablib": "lablib", "k": "lablib.augment.compose"}
 

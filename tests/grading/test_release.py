@@ -71,7 +71,8 @@ def test_release_does_not_modify_the_source():
         ),
         (
             [
-                "# TEST a (1 point)\n### BEGIN HIDDEN TESTS\n### BEGIN SOLUTION\n### END SOLUTION\n### END HIDDEN TESTS"
+                "# TEST a (1 point)\n### BEGIN HIDDEN TESTS\n"
+                "### BEGIN SOLUTION\n### END SOLUTION\n### END HIDDEN TESTS"
             ],
             "cannot nest",
         ),

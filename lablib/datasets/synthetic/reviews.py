@@ -183,7 +183,8 @@ def _rare_words(count: int, taken: set[str]) -> list[str]:
 
 
 def _zipf(n: int, offset: float, mass: float = 1.0) -> np.ndarray:
-    """Zipf-like weights, ``1 / (rank + offset)`` for ranks ``0 .. n - 1``, scaled to sum to ``mass``."""
+    """Zipf-like weights, ``1 / (rank + offset)`` for ranks ``0 .. n - 1``,
+    scaled to sum to ``mass``."""
     weights = 1.0 / (np.arange(n) + offset)
     return mass * weights / weights.sum()
 

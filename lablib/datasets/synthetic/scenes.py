@@ -111,7 +111,8 @@ def _shape_pixels(
 
 
 def _gradient_background(rng: np.random.Generator, colour: np.ndarray, size: int) -> np.ndarray:
-    """A flat colour, or (half the time) a linear gradient around it: float32 ``(size, size, 3)``."""
+    """A flat colour, or (half the time) a linear gradient around it:
+    float32 ``(size, size, 3)``."""
     img = np.empty((size, size, 3), dtype=np.float32)
     img[:] = colour
     if rng.random() < 0.5:

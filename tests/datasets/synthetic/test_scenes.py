@@ -1,4 +1,5 @@
-"""Tests for lablib.datasets.synthetic.scenes: shapes, dtypes, ranges, balance, determinism, consistency.
+"""Tests for lablib.datasets.synthetic.scenes: shapes, dtypes, ranges, balance, determinism,
+consistency.
 
 Small n everywhere, so the file runs in a few seconds.
 """
