@@ -112,4 +112,7 @@ def setup(
             f"lablib {__version__} | {lab} | profile {name} ({reason}) | keras {keras.__version__} "
             f"({keras.backend.backend()} backend) | device {device} | data {mode} ({why})"
         )
+    from lablib import feedback
+
+    feedback.install()  # test cells say when they pass; failed checks show their sentence
     return profiles.LabConfig(lab, name, values)

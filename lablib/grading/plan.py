@@ -26,7 +26,7 @@ from lablib.grading.markers import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
     END_HIDDEN,
-    SOLUTION_STUB,
+    STUB,
     TEST_TRIGGER,
     TOKEN_PREFIX,
     parse_test_header,
@@ -45,7 +45,7 @@ __all__ = [
     "TOKEN_PREFIX",
 ]
 
-_STUB_LINES = {"# YOUR CODE HERE", SOLUTION_STUB}
+_STUB_LINES = {"# YOUR CODE HERE"}
 _DEF = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.M)
 
 
@@ -140,7 +140,9 @@ def defined_names(source: str) -> frozenset[str]:
 
 def _lines(source: str) -> frozenset[str]:
     return frozenset(
-        s for s in (line.strip() for line in source.split("\n")) if s and s not in _STUB_LINES
+        s
+        for s in (line.strip() for line in source.split("\n"))
+        if s and s not in _STUB_LINES and not STUB.fullmatch(s)
     )
 
 
@@ -246,7 +248,7 @@ def match_exercises(
         for j, source, names, lines in candidates:
             score = _similarity(exercise, names, lines)
             if score:
-                attempted = SOLUTION_STUB not in source
+                attempted = not STUB.search(source)
                 ranked.append((score >= 2, attempted, score, j, exercise.cell, source))
     ranked.sort(
         key=lambda r: r[:4], reverse=True

@@ -3,7 +3,8 @@
 Markers, keyed by text because Colab keeps text, not cell metadata (nbgrader-compatible):
 
 * ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` in a code cell: the lines between are
-  replaced by ``raise NotImplementedError()`` at the marker's indentation.
+  replaced by ``raise NotImplementedError("<exercise>: write your code here, ...")`` at
+  the marker's indentation.
 * A test cell's first line is ``# TEST name (N points)``; instructor-only checks sit
   between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` and are removed.
 
@@ -15,6 +16,7 @@ Malformed markers raise :class:`MarkerError` naming the notebook, cell and line.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,8 +29,8 @@ from lablib.grading.markers import (
     END_HIDDEN,
     END_SOLUTION,
     MARKERS,
-    SOLUTION_STUB,
     parse_test_header,
+    solution_stub,
 )
 
 __all__ = ["MarkerError", "TestSpec", "release_all", "release_notebook"]
@@ -57,10 +59,21 @@ def _marker(line: str) -> str | None:
     return None
 
 
+def _enclosing_def(lines: list[str], number: int) -> str | None:
+    """The function whose body holds line ``number`` (1-based), if any."""
+    depth = len(lines[number - 1]) - len(lines[number - 1].lstrip())
+    for line in reversed(lines[: number - 1]):
+        match = re.match(r"^(\s*)(?:async\s+)?def\s+(\w+)", line)
+        if match and len(match[1]) < depth:
+            return match[2]
+    return None
+
+
 def _split(source: str, where: str, is_test: bool) -> tuple[str, str]:
     """Return (student source, hidden code) for one cell, or raise MarkerError."""
     out, hidden, block, start = [], [], None, 0
-    for number, line in enumerate(source.split("\n"), start=1):
+    lines = source.split("\n")
+    for number, line in enumerate(lines, start=1):
         marker = _marker(line)
         at = f"{where}, line {number}"
         if marker == "unknown":
@@ -82,7 +95,7 @@ def _split(source: str, where: str, is_test: bool) -> tuple[str, str]:
             if marker == BEGIN_SOLUTION:
                 indent = line[: len(line) - len(line.lstrip())]
                 out.append(f"{indent}# YOUR CODE HERE")
-                out.append(f"{indent}{SOLUTION_STUB}")
+                out.append(f"{indent}{solution_stub(_enclosing_def(lines, number))}")
             continue
         if marker in (END_SOLUTION, END_HIDDEN):
             expected = BEGIN_SOLUTION if marker == END_SOLUTION else BEGIN_HIDDEN

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from lablib.grading.markers import SOLUTION_STUB, parse_test_header
+from lablib.grading.markers import parse_test_header, solution_stub
 from lablib.grading.release import MarkerError, release_all, release_notebook
 
 SOLUTION_CELL = """def f(x):
@@ -41,7 +41,7 @@ def test_release_stubs_solutions_and_removes_hidden_tests():
     student, tests = release_notebook(make_nb(SOLUTION_CELL, TEST_CELL), "lab.ipynb")
     solution, test = student.cells[1].source, student.cells[2].source
     assert "secret_answer" not in solution and "BEGIN SOLUTION" not in solution
-    assert f"    {SOLUTION_STUB}" in solution.splitlines()  # keeps the indentation
+    assert f"    {solution_stub('f')}" in solution.splitlines()  # indented, names the function
     assert solution.startswith('def f(x):\n    """Double x."""')
     assert "hidden_marker_text" not in test and "HIDDEN" not in test
     assert test.startswith("# TEST double (2 points)\nassert f(1) == 2")
