@@ -114,3 +114,15 @@ def test_license_and_contributing_guide_exist():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == {"text": "MIT"}
     assert "## Writing a lab" in (ROOT / "CONTRIBUTING.md").read_text()
+
+
+def test_the_contributing_tour_names_every_module():
+    tour = (ROOT / "CONTRIBUTING.md").read_text().split("## A tour of `lablib`", 1)[1]
+    tour = tour.split("\n## ", 1)[0]
+    package = ROOT / "lablib"
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "__init__.py" and path.parent != package:
+            continue  # a subpackage is named by its folder
+        rel = path.relative_to(package)
+        named = rel.name in tour or f"`{rel.parts[0]}/`" in tour
+        assert named, f"lablib/{rel} is not in CONTRIBUTING.md's tour of lablib"
