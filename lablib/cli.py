@@ -11,12 +11,19 @@ from lablib.profiles import PROFILES
 
 __all__ = ["main"]
 
+# Modules of the `grade` extra (pyproject.toml): a student's install does not have them.
+_GRADE_EXTRA = {"nbclient", "nbformat", "nbconvert", "jupyter_client"}
+
 
 def _release(args: argparse.Namespace) -> int:
+    from lablib.grading.publish import resolve_target
     from lablib.grading.release import MarkerError, release_all
 
     try:
-        written = release_all(Path(args.labs), Path(args.out), Path(args.autograder))
+        target = resolve_target(Path.cwd(), args.repo, args.ref)
+        for warning in target.warnings:
+            print(f"WARNING: {warning}", file=sys.stderr)
+        written = release_all(Path(args.labs), Path(args.out), Path(args.autograder), target)
     except (MarkerError, FileNotFoundError) as exc:
         print(f"release stopped: {exc}", file=sys.stderr)
         return 2
@@ -111,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("release", help="write student notebooks and grading material")
     p.add_argument("--labs", default="labs")
     p.add_argument("--out", default="release")
+    p.add_argument("--repo", help="OWNER/NAME on GitHub that students open (default: origin)")
+    p.add_argument("--ref", help="the tag or branch students open (default: v<version>)")
     p.add_argument("--autograder", default="build/autograder")
     p.set_defaults(func=_release)
     p = sub.add_parser("data", help="rebuild the offline fallback files in data/ (or --check them)")
@@ -151,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an instructor gets one clear line, not a traceback
         from lablib.profiles import ProfileError
 
+        if isinstance(exc, ModuleNotFoundError) and exc.name in _GRADE_EXTRA:
+            print(
+                f"lablib {args.command} needs the grading tools ({exc.name} is not installed): "
+                "pip install 'lablib[grade]'",
+                file=sys.stderr,
+            )
+            return 2
         if isinstance(exc, (ProfileError, FileNotFoundError, RuntimeError)):
             print(f"lablib {args.command}: {exc}", file=sys.stderr)
             return 2

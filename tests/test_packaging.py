@@ -17,8 +17,18 @@ def parse_requirement(text):
 
 def pyproject_requirements():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    reqs = project["dependencies"] + [r for e in ("grade", "lab", "dev") for r in extras[e]]
+    reqs = [r for r in reqs if not r.startswith("lablib[")]  # dev names the other extras
     return dict(parse_requirement(r) for r in reqs), project["requires-python"]
+
+
+def test_a_lab_needs_only_the_runtime_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {parse_requirement(r)[0] for r in project["dependencies"]}
+    tools = {"jupyterlab", "jupyter-server", "nbval", "nbconvert", "nbclient", "nbformat", "pytest"}
+    assert not core & tools, f"the install a student gets pulls in {sorted(core & tools)}"
+    assert "lablib[grade,lab]" in project["optional-dependencies"]["dev"]
 
 
 def conda_requirements():
@@ -126,3 +136,22 @@ def test_the_contributing_tour_names_every_module():
         rel = path.relative_to(package)
         named = rel.name in tour or f"`{rel.parts[0]}/`" in tour
         assert named, f"lablib/{rel} is not in CONTRIBUTING.md's tour of lablib"
+
+
+def test_lab_modules_import_without_the_grading_tools():
+    """What a lab imports works in a student's install, which has no nbformat or nbclient."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ('nbformat', 'nbclient', 'nbconvert', 'jupyter_client', 'nbval'):\n"
+        "    sys.modules[name] = None  # importing it now raises ImportError\n"
+        "import lablib, lablib.checks, lablib.feedback, lablib.plot, lablib.datasets\n"
+        "import lablib.augment, lablib.numpy_nn, lablib.architectures, lablib.grading.markers\n"
+        "from lablib import cli\n"
+        "sys.exit(cli.main(['release', '--labs', 'nowhere']))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2, run.stderr
+    assert "pip install 'lablib[grade]'" in run.stderr, run.stderr

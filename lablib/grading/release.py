@@ -32,6 +32,7 @@ from lablib.grading.markers import (
     parse_test_header,
     solution_stub,
 )
+from lablib.grading.publish import Target, retarget
 
 __all__ = ["MarkerError", "TestSpec", "release_all", "release_notebook"]
 
@@ -145,11 +146,20 @@ def release_notebook(
     return student, tests
 
 
-def release_all(labs: Path, out: Path, autograder: Path) -> list[Path]:
+def release_all(
+    labs: Path, out: Path, autograder: Path, target: Target | None = None
+) -> list[Path]:
     """Release every ``labs/*.ipynb`` into ``out`` and write grading material to ``autograder``.
 
     Every notebook is checked before anything is written, so a bad marker leaves no half
     release behind.
+
+    Args:
+        labs, out, autograder: the instructor notebooks, where the student notebooks go, and
+            where the grading material goes.
+        target: the repository and ref students open (:mod:`lablib.grading.publish`); the
+            badges, install lines and ``out/README.md`` point there. None: keep the links of
+            the instructor notebooks.
 
     Returns:
         The student notebooks written.
@@ -166,6 +176,9 @@ def release_all(labs: Path, out: Path, autograder: Path) -> list[Path]:
     autograder.mkdir(parents=True, exist_ok=True)
     written = []
     for path, _source, student, tests in released:
+        if target is not None:
+            for cell in student.cells:
+                cell.source = retarget(cell.source, target)
         nbformat.write(student, out / path.name)
         material = {
             "lab": path.stem,
@@ -175,4 +188,53 @@ def release_all(labs: Path, out: Path, autograder: Path) -> list[Path]:
         }
         (autograder / f"{path.stem}.json").write_text(json.dumps(material, indent=1) + "\n")
         written.append(out / path.name)
+    if target is not None:
+        (out / "README.md").write_text(student_readme(sources, target), encoding="utf-8")
     return written
+
+
+def student_readme(labs: list[Path], target: Target) -> str:
+    """The README of the published ``release/`` folder: what to open, where, how to submit."""
+    base = f"https://colab.research.google.com/github/{target.repo}/blob/{target.ref}/release"
+    rows = "\n".join(
+        f"| {p.stem[:2]} | [{p.stem[3:].replace('_', ' ')}]({base}/{p.name}) |" for p in labs
+    )
+    return f"""# CNN labs: the student notebooks
+
+Start with lab 01 and go in order: each lab builds on the ones before it.
+
+## On Google Colab (nothing to install)
+
+Click a lab below. Its first cell installs the course helpers (`{target.requirement}`)
+and keeps Colab's own TensorFlow and Keras. Use *Runtime → Change runtime type → GPU* for the
+`full` profile; on a CPU runtime the labs pick the smaller `standard` profile by themselves.
+Save your own copy (*File → Save a copy in Drive*) before you start writing.
+
+| lab | open in Colab |
+|---|---|
+{rows}
+
+## On your own computer
+
+```bash
+git clone https://github.com/{target.repo} && cd {target.repo.split("/")[1]}
+git checkout {target.ref}
+python -m venv .venv && . .venv/bin/activate
+pip install -e ".[lab]"
+jupyter lab release/
+```
+
+## Working on a lab
+
+Run the cells from the top. Each exercise is a function whose body says
+`raise NotImplementedError(...)`: replace that line with your code, then run the test cell
+under it. A passing test prints `✔ test <name> passed (N points)`; a failing one tells you
+what was expected, what your code returned, and a hint. The hidden tests your instructor runs
+check the same functions on more cases.
+
+## Handing in
+
+Hand in the `.ipynb` file of each lab (on Colab: *File → Download → Download .ipynb*), with
+its name unchanged, the way your instructor asks (an LMS assignment or Gradescope). Only your
+exercise cells are graded; everything else comes from the course's own copy of the lab.
+"""
