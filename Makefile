@@ -42,7 +42,7 @@ lint: setup                          ## ruff on lablib, tests, benchmarks and th
 	$(BIN)/ruff check lablib tests benchmarks labs
 
 release: setup                       ## student notebooks -> release/, grading material -> build/autograder/
-	$(BIN)/lablib release
+	$(BIN)/lablib release $(LAB_RELEASE_ARGS)
 
 grade: export LABLIB_OFFLINE = 1
 grade: setup                         ## grade SUBMISSIONS=dir into build/grades/ (gradebook.csv, feedback)
