@@ -4,11 +4,12 @@ Lab 09 (famous architectures) and later labs build networks from these pieces:
 
 * whole models, uncompiled: :func:`lenet5`, :func:`alexnet_like`, and the CIFAR-style
   pair :func:`small_resnet` / :func:`small_plainnet` (same depth, with and without
-  shortcuts) for the degradation experiment;
+  shortcuts) for the degradation experiment; :func:`small_resnet` is built from a residual
+  block that the caller passes in (lab 09's students write it: ResNet's basic block is an
+  exercise, so it is not in this module);
 * blocks, functions ``(x, ...) -> y`` on Keras tensors of shape ``(batch, H, W, C)``:
-  :func:`vgg_block`, :func:`nin_block`, :func:`inception_block`, :func:`residual_block`,
-  :func:`bottleneck_block`, :func:`dense_block`, :func:`convnext_block`, and the ViT
-  :func:`patch_embedding` (``(batch, H, W, C) -> (batch, num_patches, dim)``);
+  :func:`vgg_block`, :func:`nin_block`, :func:`inception_block`, :func:`bottleneck_block`,
+  :func:`dense_block`, :func:`convnext_block`, and the ViT :func:`patch_embedding` (``(batch, H, W, C) -> (batch, num_patches, dim)``);
 * counters: :func:`count_macs` (multiply-accumulates of the Conv/Dense layers, from their
   output shapes and kernels; "FLOPs" in most papers means this number, a strict FLOP
   count is about twice it), :func:`count_weights` (trainable parameters without biases)
@@ -24,13 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import keras
 from keras import layers
 
 __all__ = [
-    "lenet5", "alexnet_like", "vgg_block", "nin_block", "inception_block", "residual_block",
+    "lenet5", "alexnet_like", "vgg_block", "nin_block", "inception_block",
     "bottleneck_block", "dense_block", "convnext_block", "patch_embedding", "small_resnet",
     "small_plainnet", "count_macs", "count_weights", "layer_stats", "stats_table",
 ]
@@ -122,65 +123,90 @@ def alexnet_like(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes:
 _SHORT_RUN_MOMENTUM = 0.9
 
 
-def _cifar_net(depth: int, residual: bool, input_shape: tuple[int, int, int], num_classes: int,
+Block = Callable[[Any, int, int], Any]  # (x, filters, stride) -> y, on Keras tensors
+
+
+def _plain_block(x: Any, filters: int, stride: int, *, name: str | None = None) -> Any:
+    """Two 3x3 conv + BN + ReLU, no shortcut: the block of :func:`small_plainnet`."""
+    for i, step in ((1, stride), (2, 1)):
+        x = layers.Conv2D(filters, 3, strides=step, padding="same", use_bias=False,
+                          name=_name(name, f"{i}_conv"))(x)
+        x = layers.BatchNormalization(name=_name(name, f"{i}_bn"))(x)
+        x = layers.ReLU(name=_name(name, "1_relu" if i == 1 else "out"))(x)
+    return x
+
+
+def _all_layers(model: keras.Model) -> list[layers.Layer]:
+    """The layers of ``model``, those of nested models included."""
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if isinstance(layer, keras.Model):
+            found += _all_layers(layer)
+    return found
+
+
+def _cifar_net(depth: int, block: Block, input_shape: tuple[int, int, int], num_classes: int,
                width: int, name: str) -> keras.Model:
     """The CIFAR networks of He et al. (2016), section 4.2: 6n + 2 weighted layers."""
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, ...), got {depth}")
     n = (depth - 2) // 6
     inputs = keras.Input(input_shape)
-    x = _conv_bn(inputs, width, 3, momentum=_SHORT_RUN_MOMENTUM, name="stem")
+    x = layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    x = layers.BatchNormalization(name="stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
     for stage in range(3):  # feature maps 32 -> 16 -> 8, channels width -> 2 width -> 4 width
         for i in range(n):
-            stride = 2 if stage > 0 and i == 0 else 1
-            x = _basic_block(x, width * 2 ** stage, stride, shortcut=residual, use_bias=False,
-                             momentum=_SHORT_RUN_MOMENTUM, name=f"stage{stage + 1}_block{i + 1}")
+            x = block(x, width * 2 ** stage, 2 if stage > 0 and i == 0 else 1)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="output")(x)
-    return keras.Model(inputs, outputs, name=name)
+    model = keras.Model(inputs, outputs, name=name)
+    for layer in _all_layers(model):  # whatever momentum the block chose
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = _SHORT_RUN_MOMENTUM
+    return model
 
 
-def small_resnet(depth: int = 20, *, input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int = 10,
-                 width: int = 16) -> keras.Model:
-    """A CIFAR-style ResNet: a 3x3 stem, 3 stages of basic residual blocks, GAP, softmax.
+def small_resnet(depth: int, block: Block, *, input_shape: tuple[int, int, int] = (32, 32, 3),
+                 num_classes: int = 10, width: int = 16) -> keras.Model:
+    """A CIFAR-style ResNet: a 3x3 stem, 3 stages of residual blocks, GAP, softmax.
 
     Args:
         depth: weighted layers, ``6n + 2`` (20 is ResNet-20): 1 stem conv, ``3n`` blocks of
             2 convs, 1 Dense. The 1x1 projections on the shortcuts are not counted.
+        block: the residual block, called as ``block(x, filters, stride)`` on a Keras tensor
+            ``(batch, H, W, C)`` and returning ``(batch, ceil(H / stride), ceil(W / stride),
+            filters)``; lab 09 passes the student's ``my_residual_block``. The first block of
+            stages 2 and 3 gets stride 2 and twice the channels.
         input_shape: ``(H, W, C)``.
         num_classes: units of the softmax output.
         width: channels of the first stage (doubled at each of the next two stages).
 
-    BatchNorm uses momentum 0.9 (PyTorch's default) so that its moving statistics, which
-    evaluation uses, settle within a few epochs of a small dataset.
+    Every BatchNorm layer of the network (the block's too) gets momentum 0.9 (PyTorch's
+    default) so that its moving statistics, which evaluation uses, settle within a few
+    epochs of a small dataset.
 
     Returns:
         An uncompiled ``keras.Model`` named ``resnet{depth}``; :func:`small_plainnet` with the
-        same arguments has the same layers without the shortcuts.
+        same arguments has the same convolutions without the shortcuts.
     """
-    return _cifar_net(depth, True, input_shape, num_classes, width, f"resnet{depth}")
+    return _cifar_net(depth, block, input_shape, num_classes, width, f"resnet{depth}")
 
 
 def small_plainnet(depth: int = 20, *, input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int = 10,
                    width: int = 16) -> keras.Model:
     """The "plain" twin of :func:`small_resnet`: the same convolutions, no shortcuts.
 
-    Args and returns as :func:`small_resnet`; the model is named ``plain{depth}`` and has
-    fewer parameters by exactly the two 1x1 projection shortcuts (and their BatchNorms).
+    Each block is conv 3x3 (stride) -> BN -> ReLU -> conv 3x3 -> BN -> ReLU. Args and
+    returns as :func:`small_resnet` (without ``block``); the model is named ``plain{depth}``.
+    With ResNet's basic block in :func:`small_resnet` the two differ by exactly the two 1x1
+    projection shortcuts (and their BatchNorms).
     """
-    return _cifar_net(depth, False, input_shape, num_classes, width, f"plain{depth}")
+    return _cifar_net(depth, _plain_block, input_shape, num_classes, width, f"plain{depth}")
 
 
 # ---------------------------------------------------------------------------------- blocks
-
-def _conv_bn(x: Any, filters: int, kernel: int | tuple[int, int], *, strides: int = 1, use_bias: bool = False,
-             momentum: float = 0.99, name: str | None = None) -> Any:
-    """Conv2D (same padding) followed by BatchNormalization, no activation."""
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=use_bias,
-                      name=_name(name, "conv"))(x)
-    return layers.BatchNormalization(momentum=momentum, name=_name(name, "bn"))(x)
-
 
 def vgg_block(x: Any, filters: int, n_convs: int, *, name: str | None = None) -> Any:
     """VGG block: ``n_convs`` 3x3 convolutions (same padding, ReLU), then 2x2 max pooling.
@@ -257,41 +283,6 @@ def inception_block(x: Any, f1: int, f3_reduce: int, f3: int, f5_reduce: int, f5
     return layers.Concatenate(name=_name(name, "concat"))([b1, b3, b5, bp])
 
 
-def _basic_block(x: Any, filters: int, stride: int, *, shortcut: bool, use_bias: bool, name: str | None,
-                 momentum: float = 0.99) -> Any:
-    """Two 3x3 conv + BN; with ``shortcut`` the input (or its 1x1 projection) is added back."""
-    y = _conv_bn(x, filters, 3, strides=stride, use_bias=use_bias, momentum=momentum, name=_name(name, "1"))
-    y = layers.ReLU(name=_name(name, "1_relu"))(y)
-    y = _conv_bn(y, filters, 3, use_bias=use_bias, momentum=momentum, name=_name(name, "2"))
-    if shortcut:
-        if stride != 1 or x.shape[-1] != filters:  # shapes differ: project with a 1x1 conv
-            x = _conv_bn(x, filters, 1, strides=stride, use_bias=use_bias, momentum=momentum,
-                         name=_name(name, "proj"))
-        y = layers.Add(name=_name(name, "add"))([y, x])
-    return layers.ReLU(name=_name(name, "out"))(y)
-
-
-def residual_block(x: Any, filters: int, stride: int = 1, *, use_bias: bool = False, name: str | None = None) -> Any:
-    """ResNet's basic block: ``relu(F(x) + shortcut(x))`` with ``F`` two 3x3 conv + BN.
-
-    ``F`` = conv 3x3 (stride ``stride``) -> BN -> ReLU -> conv 3x3 -> BN. The shortcut is
-    the identity when the shapes match, else a 1x1 convolution with stride ``stride`` and
-    BN (the "projection", option B of the paper).
-
-    Args:
-        x: ``(batch, H, W, C)``.
-        filters: output channels.
-        stride: 2 halves H and W (and then the shortcut is projected).
-        use_bias: biases in the convolutions (BN makes them redundant; off by default).
-        name: prefix for the layer names.
-
-    Returns:
-        ``(batch, ceil(H / stride), ceil(W / stride), filters)``. Without projection it has
-        ``2 * 9 * filters**2`` conv weights plus ``2 * 4 * filters`` BN parameters.
-    """
-    return _basic_block(x, filters, stride, shortcut=True, use_bias=use_bias, name=name)
-
-
 def bottleneck_block(x: Any, filters: int, stride: int = 1, expansion: int = 4, *, use_bias: bool = False,
                      name: str | None = None) -> Any:
     """ResNet-50's bottleneck block: 1x1 reduce -> 3x3 -> 1x1 expand, plus the shortcut.
@@ -314,12 +305,17 @@ def bottleneck_block(x: Any, filters: int, stride: int = 1, expansion: int = 4, 
         ``(batch, ceil(H / stride), ceil(W / stride), expansion * filters)``.
     """
     out_channels = expansion * filters
-    y = layers.ReLU(name=_name(name, "1_relu"))(_conv_bn(x, filters, 1, use_bias=use_bias, name=_name(name, "1")))
-    y = _conv_bn(y, filters, 3, strides=stride, use_bias=use_bias, name=_name(name, "2"))
-    y = layers.ReLU(name=_name(name, "2_relu"))(y)
-    y = _conv_bn(y, out_channels, 1, use_bias=use_bias, name=_name(name, "3"))
-    if stride != 1 or x.shape[-1] != out_channels:
-        x = _conv_bn(x, out_channels, 1, strides=stride, use_bias=use_bias, name=_name(name, "proj"))
+    y = x
+    for i, (channels, kernel, step) in enumerate(((filters, 1, 1), (filters, 3, stride), (out_channels, 1, 1)), 1):
+        y = layers.Conv2D(channels, kernel, strides=step, padding="same", use_bias=use_bias,
+                          name=_name(name, f"{i}_conv"))(y)
+        y = layers.BatchNormalization(name=_name(name, f"{i}_bn"))(y)
+        if i < 3:
+            y = layers.ReLU(name=_name(name, f"{i}_relu"))(y)
+    if stride != 1 or x.shape[-1] != out_channels:  # shapes differ: project with a 1x1 conv
+        x = layers.Conv2D(out_channels, 1, strides=stride, padding="same", use_bias=use_bias,
+                          name=_name(name, "proj_conv"))(x)
+        x = layers.BatchNormalization(name=_name(name, "proj_bn"))(x)
     y = layers.Add(name=_name(name, "add"))([y, x])
     return layers.ReLU(name=_name(name, "out"))(y)
 

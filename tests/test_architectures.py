@@ -146,8 +146,6 @@ def test_block_output_shapes():
     x = keras.Input((32, 32, 16))
     assert models.vgg_block(x, 32, 3).shape == (None, 16, 16, 32)
     assert models.nin_block(x, 24, 5, strides=2).shape == (None, 16, 16, 24)
-    assert models.residual_block(x, 16).shape == (None, 32, 32, 16)
-    assert models.residual_block(x, 32, stride=2).shape == (None, 16, 16, 32)
     assert models.bottleneck_block(x, 8, stride=2).shape == (None, 16, 16, 32)
     assert models.bottleneck_block(x, 8, expansion=2).shape == (None, 32, 32, 16)
     assert models.dense_block(x, 4, 12).shape == (None, 32, 32, 16 + 4 * 12)
@@ -172,25 +170,6 @@ def test_inception_3a_channels_and_macs():
     assert models.count_weights(keras.Model(x, yf)) == factorized
 
 
-def test_residual_block_parameters_and_projection():
-    x = keras.Input((8, 8, 16))
-    same = keras.Model(x, models.residual_block(x, 16))
-    assert same.count_params() == 2 * 9 * 16 * 16 + 2 * 4 * 16  # no projection
-    down = keras.Model(x, models.residual_block(x, 32, stride=2))
-    assert down.count_params() == 9 * 16 * 32 + 9 * 32 * 32 + 16 * 32 + 3 * 4 * 32  # + 1x1 projection
-
-
-def test_residual_block_is_identity_plus_f():
-    """With zero convolution kernels F(x) = 0, so the block returns relu(x) (BN at its initial state)."""
-    x = keras.Input((6, 6, 4))
-    model = keras.Model(x, models.residual_block(x, 4))
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
-    data = np.random.default_rng(0).normal(size=(2, 6, 6, 4)).astype("float32")
-    np.testing.assert_allclose(model.predict(data, verbose=0), np.maximum(data, 0), rtol=0, atol=1e-6)
-
-
 def test_dense_and_convnext_blocks_parameters_by_hand():
     x = keras.Input((56, 56, 64))
     dense = keras.Model(x, models.dense_block(x, 6, 32))
@@ -213,16 +192,54 @@ def test_patch_embedding_is_a_linear_map_of_each_flattened_patch():
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-5)
 
 
+def _basic_block(x, filters, stride):
+    """ResNet's basic block, written here: the library has none (it is lab 09's exercise)."""
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    y = layers.ReLU()(layers.BatchNormalization()(y))
+    y = layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same", use_bias=False)(y))
+    if stride != 1 or x.shape[-1] != filters:
+        x = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+    return layers.ReLU()(layers.Add()([y, x]))
+
+
 def test_small_resnet_and_plainnet_have_the_same_depth():
-    res, plain = models.small_resnet(20, width=8), models.small_plainnet(20, width=8)
-    weighted = lambda m: [l for l in m.layers if isinstance(l, (layers.Conv2D, layers.Dense)) and "proj" not in l.name]  # noqa: E731
+    res, plain = models.small_resnet(20, _basic_block, width=8), models.small_plainnet(20, width=8)
+    is_projection = lambda l: isinstance(l, layers.Conv2D) and l.kernel_size == (1, 1)  # noqa: E731
+    weighted = lambda m: [l for l in m.layers if isinstance(l, (layers.Conv2D, layers.Dense)) and not is_projection(l)]  # noqa: E731
     assert len(weighted(res)) == len(weighted(plain)) == 20
-    projections = [l for l in res.layers if "proj" in l.name]
-    assert res.count_params() - plain.count_params() == sum(l.count_params() for l in projections) > 0
+    projections = [l for l in res.layers if is_projection(l)]
+    projection_bns = 4 * (16 + 32)  # the BatchNorms after the two projections: 4 per channel
+    assert len(projections) == 2
+    assert res.count_params() - plain.count_params() == sum(l.count_params() for l in projections) + projection_bns
     assert not any(isinstance(l, layers.Add) for l in plain.layers)
+    assert sum(isinstance(l, layers.Add) for l in res.layers) == 9
     assert res.output.shape == plain.output.shape == (None, 10)
+    assert (res.name, plain.name) == ("resnet20", "plain20")
     with pytest.raises(ValueError, match="6n"):
-        models.small_resnet(21)
+        models.small_resnet(21, _basic_block)
+
+
+def test_small_nets_use_short_run_batchnorm_momentum_whatever_the_block():
+    """The block uses Keras's default momentum 0.99; the network sets every BatchNorm to 0.9."""
+    res, plain = models.small_resnet(8, _basic_block, width=4), models.small_plainnet(8, width=4)
+    for model in (res, plain):
+        bns = [l for l in model.layers if isinstance(l, layers.BatchNormalization)]
+        assert bns and all(l.momentum == 0.9 for l in bns)
+    # the moving mean after one training step follows momentum 0.9: 0.9 * 0 + 0.1 * batch mean
+    x = np.random.default_rng(0).normal(3.0, 1.0, size=(4, 32, 32, 3)).astype("float32")
+    stem_bn = res.get_layer("stem_bn")
+    features = keras.Model(res.input, res.get_layer("stem_conv").output)(x)
+    res(x, training=True)
+    np.testing.assert_allclose(
+        stem_bn.moving_mean.numpy(), 0.1 * np.mean(features, axis=(0, 1, 2)), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_no_residual_block_in_the_library():
+    """Lab 09's my_residual_block is an exercise: no public or private basic block here."""
+    names = {n.lower() for n in vars(models)}
+    assert not {n for n in names if "residual" in n or "basic_block" in n}
 
 
 # ------------------------------------------------------------------ segmentation (lab 13)
