@@ -6,21 +6,21 @@ lab reuses, so that the notebook shows the ideas and not the plumbing:
 
 - :func:`compose`: ``A.Compose`` with a seed, where every transform gets its own random
   stream (albumentations 2.0's ``Compose(seed=s)`` gives all of them the same one).
-- :func:`train_pipeline`: random crop, flip, small rotation, colour jitter, blur, then
-  normalization; a different image every call.
 - :func:`cifar_pipeline`: the standard CIFAR recipe (pad 4, random 32x32 crop, flip).
-- :func:`val_pipeline`: resize and normalize only, the same image every call.
 - :func:`apply_batch`: run a pipeline on each image of a batch (with masks or boxes).
 - :class:`AugmentedDataset`: a ``PyDataset`` that augments every batch on the fly and
   reshuffles after every epoch, so each epoch sees new variants of the same images.
 
-The transforms themselves are albumentations' own; nothing here reimplements one.
+The transforms themselves are albumentations' own; nothing here reimplements one. The
+training and validation pipelines of lab 10 are its exercises (``make_train_pipeline``,
+``make_val_pipeline``): students write them, so they are not here.
 
 Example:
     >>> import numpy as np
-    >>> images = np.zeros((4, 32, 32, 3), dtype=np.uint8)
-    >>> val_pipeline(32)(image=images[0])["image"].shape
-    (32, 32, 3)
+    >>> flip = compose([A.HorizontalFlip(p=1.0)], seed=0)
+    >>> image = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    >>> np.array_equal(flip(image=image)["image"], image[:, ::-1])
+    True
 """
 
 from __future__ import annotations
@@ -37,9 +37,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "compose",
-    "train_pipeline",
     "cifar_pipeline",
-    "val_pipeline",
     "apply_batch",
     "AugmentedDataset",
 ]
@@ -65,7 +63,7 @@ def compose(
     seed: int | None = None,
     **kwargs: Any,
 ) -> A.Compose:
-    """``A.Compose(transforms, seed=seed, **kwargs)`` whose transforms draw independent random numbers.
+    """``A.Compose(transforms, seed=seed, **kwargs)`` with independent random streams.
 
     albumentations 2.0's ``Compose(seed=s)`` seeds *every* transform with the same ``s``, so
     two transforms that draw the same random numbers decide alike: ``HorizontalFlip(p=0.5)``
@@ -86,64 +84,6 @@ def compose(
     if seed is not None:
         _spread_seeds(pipeline, np.random.SeedSequence(seed))
     return pipeline
-
-
-def _bbox_params(bbox_format: str | None) -> A.BboxParams | None:
-    """Box handling for a Compose: boxes travel with the image, labels in ``labels``."""
-    if bbox_format is None:
-        return None
-    return A.BboxParams(format=bbox_format, label_fields=["labels"], min_visibility=0.3)
-
-
-def train_pipeline(
-    size: int,
-    *,
-    scale: tuple[float, float] = (0.6, 1.0),
-    hflip: float = 0.5,
-    rotate_limit: float = 15,
-    color: float = 0.5,
-    blur: float = 0.1,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
-    bbox_format: str | None = None,
-    seed: int | None = None,
-) -> A.Compose:
-    """A training pipeline: random geometry and colour, then normalization.
-
-    Steps, in order: ``RandomResizedCrop(size, scale)`` (always), ``HorizontalFlip(p=hflip)``,
-    ``Rotate(rotate_limit, reflected border, p=0.5)``, ``OneOf([ColorJitter(brightness, hue),
-    HueSaturationValue], p=color)``, ``GaussianBlur(p=blur)``, ``Normalize(mean, std)``.
-
-    Args:
-        size: output side in pixels; images come out ``(size, size, C)``.
-        scale: fraction of the image area that the random crop keeps.
-        hflip, color, blur: probabilities of the flip, the colour change and the blur.
-        rotate_limit: largest rotation in degrees, either way.
-        mean, std: per-channel statistics of ``Normalize`` (pixels are first divided by 255).
-        bbox_format: ``"pascal_voc"`` (``[x_min, y_min, x_max, y_max]`` pixels) etc. to
-            transform boxes too (pass them as ``bboxes=`` with ``labels=``); None: no boxes.
-        seed: seed of the pipeline (see :func:`compose`); the same seed gives the same
-            sequence of outputs, None draws a fresh seed.
-
-    Returns:
-        An ``albumentations.Compose``; call it as ``pipeline(image=uint8 (H, W, C))["image"]``
-        to get a float32 ``(size, size, C)`` array.
-    """
-    transforms = [
-        A.RandomResizedCrop(size=(size, size), scale=scale, p=1.0),
-        A.HorizontalFlip(p=hflip),
-        A.Rotate(limit=rotate_limit, border_mode=cv2.BORDER_REFLECT_101, p=0.5),
-        A.OneOf(
-            [
-                A.ColorJitter(brightness=0.3, contrast=0.0, saturation=0.0, hue=0.1, p=1.0),
-                A.HueSaturationValue(p=1.0),
-            ],
-            p=color,
-        ),
-        A.GaussianBlur(blur_limit=(3, 3), p=blur),
-        A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
-    ]
-    return compose(transforms, bbox_params=_bbox_params(bbox_format), seed=seed)
 
 
 def cifar_pipeline(
@@ -168,7 +108,8 @@ def cifar_pipeline(
         seed: seed of the pipeline (see :func:`compose`).
 
     Returns:
-        An ``albumentations.Compose`` mapping uint8 ``(size, size, C)`` to float32 ``(size, size, C)``.
+        An ``albumentations.Compose`` mapping uint8 ``(size, size, C)`` to float32
+        ``(size, size, C)``.
     """
     side = size + 2 * pad
     return compose(
@@ -180,31 +121,6 @@ def cifar_pipeline(
         ],
         seed=seed,
     )
-
-
-def val_pipeline(
-    size: int,
-    *,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
-    bbox_format: str | None = None,
-) -> A.Compose:
-    """A validation pipeline: ``Resize(size, size)`` then ``Normalize(mean, std)``, nothing random.
-
-    Args:
-        size: output side in pixels.
-        mean, std: per-channel statistics (pixels are first divided by 255).
-        bbox_format: as in :func:`train_pipeline`.
-
-    Returns:
-        An ``albumentations.Compose`` mapping uint8 ``(H, W, C)`` to float32
-        ``(size, size, C)``, ``(x / 255 - mean) / std`` when ``H == W == size``.
-    """
-    transforms = [
-        A.Resize(size, size),
-        A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
-    ]
-    return A.Compose(transforms, bbox_params=_bbox_params(bbox_format))
 
 
 def apply_batch(
@@ -251,7 +167,7 @@ class AugmentedDataset(keras.utils.PyDataset):
 
     Example:
         >>> data = AugmentedDataset(np.zeros((10, 32, 32, 3), np.uint8), np.arange(10),
-        ...                         val_pipeline(32), batch_size=4)
+        ...                         A.Compose([A.Normalize()]), batch_size=4)
         >>> len(data), data[0][0].shape, data[2][0].shape
         (3, (4, 32, 32, 3), (2, 32, 32, 3))
     """
