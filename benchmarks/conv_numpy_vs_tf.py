@@ -1,10 +1,13 @@
 """Time a 2D convolution three ways: NumPy loops, NumPy im2col, TensorFlow.
 
-Runs ``lablib.numpy_nn.conv2d_forward/backward`` (one Python iteration per output position),
-``conv2d_forward_fast/backward_fast`` (im2col: a strided window view and one matrix
-product) and TensorFlow's convolution (``keras.ops.conv`` forward, ``tf.GradientTape`` for
-the backward pass) on the same float32 inputs, checks that the three agree, and prints the
-median wall time of several repeats per size, with the machine it ran on.
+Runs a loop version of a conv layer (one Python iteration per output position), an im2col
+version (a strided window view and one matrix product) and TensorFlow's convolution
+(``keras.ops.conv`` forward, ``tf.GradientTape`` for the backward pass) on the same float32
+inputs, checks that the three agree, and prints the median wall time of several repeats per
+size, with the machine it ran on.
+
+The two NumPy versions are the ones Lab 04 writes out in its section 7 (they are not in
+``lablib``: a conv layer's forward and backward passes are exercises of labs 02 and 04).
 
 Usage:
     python benchmarks/conv_numpy_vs_tf.py              # default sizes, 5 repeats
@@ -34,6 +37,96 @@ SIZES = [
     (32, 64, 64, 16, 32, 3, 2, "same"),
 ]
 QUICK_SIZES = SIZES[:2]
+
+
+# --------------------------------------------------------------------------- the two NumPy layers
+# NHWC images, (kh, kw, C_in, C_out) kernels, TensorFlow's "same" padding (the odd pixel after).
+
+
+def _same_pads(size: int, k: int, stride: int) -> tuple[int, int]:
+    total = max((-(-size // stride) - 1) * stride + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pad_for(x, kh: int, kw: int, stride: int, padding: str):
+    import numpy as np
+
+    if padding == "same":
+        pads = (_same_pads(x.shape[1], kh, stride), _same_pads(x.shape[2], kw, stride))
+    else:
+        pads = ((0, 0), (0, 0))
+    return np.pad(x, ((0, 0), *pads, (0, 0))), pads
+
+
+def _crop(dxp, pads):
+    (top, bottom), (left, right) = pads
+    return dxp[:, top : dxp.shape[1] - bottom, left : dxp.shape[2] - right]
+
+
+def loops_forward(x, w, b, stride=1, padding="valid"):
+    """One Python iteration per output position: a tensordot of its window with the kernel."""
+    import numpy as np
+
+    kh, kw, _, c_out = w.shape
+    xp, pads = _pad_for(x, kh, kw, stride, padding)
+    h_out, w_out = (xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1
+    out = np.empty((x.shape[0], h_out, w_out, c_out), np.result_type(x, w, b))
+    for i in range(h_out):
+        for j in range(w_out):
+            window = xp[:, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            out[:, i, j] = np.tensordot(window, w, axes=3) + b
+    return out, (xp, w, pads, stride)
+
+
+def loops_backward(dout, cache):
+    """Each output's gradient flows back to its window (through w) and to w (through the window)."""
+    import numpy as np
+
+    xp, w, pads, stride = cache
+    kh, kw = w.shape[:2]
+    dxp = np.zeros(xp.shape, np.result_type(dout, w))
+    dw = np.zeros(w.shape, np.result_type(dout, xp))
+    for i in range(dout.shape[1]):
+        for j in range(dout.shape[2]):
+            rows, cols = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
+            dw += np.tensordot(xp[:, rows, cols], dout[:, i, j], axes=([0], [0]))
+            dxp[:, rows, cols] += np.tensordot(dout[:, i, j], w, axes=([1], [3]))
+    return _crop(dxp, pads), dw, dout.sum(axis=(0, 1, 2))
+
+
+def _windows(xp, kh: int, kw: int, stride: int):
+    """A read-only view (N, H_out, W_out, kh, kw, C) of every kernel window: no copy."""
+    import numpy as np
+
+    view = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))
+    return view[:, ::stride, ::stride].transpose(0, 1, 2, 4, 5, 3)
+
+
+def im2col_forward(x, w, b, stride=1, padding="valid"):
+    """All windows at once: one tensordot of the window matrix with the kernel."""
+    import numpy as np
+
+    xp, pads = _pad_for(x, w.shape[0], w.shape[1], stride, padding)
+    out = np.tensordot(_windows(xp, w.shape[0], w.shape[1], stride), w, axes=3) + b
+    return out, (xp, w, pads, stride)
+
+
+def im2col_backward(dout, cache):
+    """dL/dw = conv(x, dL/dout) and dL/dx = full_conv(rot180(w), dL/dout), one tensordot each."""
+    import numpy as np
+
+    xp, w, pads, stride = cache
+    n, h_out, w_out, c_out = dout.shape
+    kh, kw = w.shape[:2]
+    dw = np.tensordot(_windows(xp, kh, kw, stride), dout, axes=([0, 1, 2], [0, 1, 2]))
+    dilated = np.zeros((n, (h_out - 1) * stride + 1, (w_out - 1) * stride + 1, c_out), dout.dtype)
+    dilated[:, ::stride, ::stride] = dout
+    full = np.pad(dilated, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1), (0, 0)))
+    w_rot = w[::-1, ::-1].transpose(0, 1, 3, 2)  # rot180, input and output channels swapped
+    core = np.tensordot(_windows(full, kh, kw, 1), w_rot, axes=3)
+    dxp = np.zeros(xp.shape, core.dtype)  # rows/columns no window reached keep a zero gradient
+    dxp[:, : core.shape[1], : core.shape[2]] = core
+    return _crop(dxp, pads), dw, dout.sum(axis=(0, 1, 2))
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -93,8 +186,6 @@ def run_size(size: tuple, repeats: int, loop_repeats: int) -> dict[str, float]:
     import numpy as np
     import tensorflow as tf
 
-    from lablib import numpy_nn as layers
-
     n, h, w, c_in, c_out, k, stride, padding = size
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, h, w, c_in)).astype("float32")
@@ -115,14 +206,14 @@ def run_size(size: tuple, repeats: int, loop_repeats: int) -> dict[str, float]:
         return [g.numpy() for g in tape.gradient(loss, [xt, kt])]
 
     # The three must agree before their times mean anything.
-    out_loop, cache = layers.conv2d_forward(x, kernel, bias, stride, padding)
-    out_fast, cache_fast = layers.conv2d_forward_fast(x, kernel, bias, stride, padding)
+    out_loop, cache = loops_forward(x, kernel, bias, stride, padding)
+    out_fast, cache_fast = im2col_forward(x, kernel, bias, stride, padding)
     np.testing.assert_allclose(out_loop, out_tf, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(out_fast, out_tf, rtol=1e-4, atol=1e-4)
     dx_tf, dw_tf = tf_backward()
     for dx, dw, _ in (
-        layers.conv2d_backward(dout, cache),
-        layers.conv2d_backward_fast(dout, cache_fast),
+        loops_backward(dout, cache),
+        im2col_backward(dout, cache_fast),
     ):
         np.testing.assert_allclose(dx, dx_tf, rtol=1e-3, atol=1e-3)
         np.testing.assert_allclose(dw, dw_tf, rtol=1e-3, atol=1e-2)
@@ -133,17 +224,13 @@ def run_size(size: tuple, repeats: int, loop_repeats: int) -> dict[str, float]:
 
     return {
         "loop fwd": median_time(
-            lambda: layers.conv2d_forward(x, kernel, bias, stride, padding), loop_repeats
+            lambda: loops_forward(x, kernel, bias, stride, padding), loop_repeats
         ),
-        "loop fwd+bwd": median_time(
-            lambda: fwd_bwd(layers.conv2d_forward, layers.conv2d_backward), loop_repeats
-        ),
+        "loop fwd+bwd": median_time(lambda: fwd_bwd(loops_forward, loops_backward), loop_repeats),
         "im2col fwd": median_time(
-            lambda: layers.conv2d_forward_fast(x, kernel, bias, stride, padding), repeats
+            lambda: im2col_forward(x, kernel, bias, stride, padding), repeats
         ),
-        "im2col fwd+bwd": median_time(
-            lambda: fwd_bwd(layers.conv2d_forward_fast, layers.conv2d_backward_fast), repeats
-        ),
+        "im2col fwd+bwd": median_time(lambda: fwd_bwd(im2col_forward, im2col_backward), repeats),
         "TF fwd": median_time(
             lambda: keras.ops.convert_to_numpy(
                 keras.ops.conv(x, kernel, strides=stride, padding=padding)

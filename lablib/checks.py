@@ -23,7 +23,6 @@ __all__ = [
     "check_shape",
     "check_equal",
     "check_true",
-    "rel_error",
 ]
 
 
@@ -69,12 +68,6 @@ def _as_numeric_array(name: str, value: Any, hint: str | None) -> np.ndarray:
             hint,
         )
     raise AssertionError("unreachable")
-
-
-def rel_error(a: Any, b: Any) -> float:
-    """Largest relative error ``|a - b| / max(1e-8, |a| + |b|)``, as in cs231n gradient checks."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))) if a.size else 0.0
 
 
 def check_shape(
@@ -137,8 +130,9 @@ def check_array(
         worst = float(np.nanmax(np.abs(got_arr - expected_arr)))
         _fail(
             name,
-            f"{int((~close).sum())} of {close.size} values are wrong; first at index {list(where)}: "
-            f"expected {expected_arr[where]:.6g}, got {got_arr[where]:.6g} (largest difference {worst:.3g}, "
+            f"{int((~close).sum())} of {close.size} values are wrong; "
+            f"first at index {list(where)}: expected {expected_arr[where]:.6g}, "
+            f"got {got_arr[where]:.6g} (largest difference {worst:.3g}, "
             f"tolerance rtol={rtol:g}, atol={atol:g})",
             hint,
         )
@@ -214,6 +208,6 @@ def _has_float(value: Any) -> bool:
 
 
 def check_true(condition: Any, message: str, *, hint: str | None = None) -> None:
-    """Fail with ``message`` (and ``hint``) unless ``condition`` is exactly True-ish as a plain bool."""
+    """Fail with ``message`` (and ``hint``) unless ``condition`` is a plain bool that is True."""
     if not isinstance(condition, (bool, np.bool_)) or not bool(condition):
         _fail("check", message, hint)

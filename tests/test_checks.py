@@ -1,4 +1,4 @@
-"""lablib.checks: right answers pass silently; wrong ones get a sentence, never a NumPy traceback."""
+"""lablib.checks: right answers pass silently; wrong ones get a sentence, not a NumPy traceback."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,6 @@ from lablib.checks import (
     check_shape,
     check_true,
     check_value,
-    rel_error,
 )
 
 
@@ -80,6 +79,8 @@ def test_object_claiming_to_equal_everything_fails():
         check_array("answer", Liar(), [1, 2])
 
 
-def test_rel_error_matches_definition():
-    assert rel_error([1.0], [1.0]) == 0.0
-    assert rel_error([1.0], [3.0]) == pytest.approx(0.5)
+def test_checks_hold_no_exercise():
+    """Lab 04 asks students to write the relative error of a gradient check: no helper for it."""
+    import lablib.checks as module
+
+    assert not {name for name in vars(module) if "rel" in name.lower() and "error" in name.lower()}
