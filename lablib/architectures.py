@@ -675,3 +675,129 @@ def fcn(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 4, *
                 scores = layers.Add(name=f"fuse{i}")([scores, side])
     outputs = layers.Softmax(name="softmax")(scores)
     return keras.Model(inputs, outputs, name=name or ("fcn_skips" if skips else "fcn_no_skips"))
+
+
+# ---------------------------------------------------------------------- detection (lab 12)
+
+# DarkNet-19 (Redmon and Farhadi, 2017, table 6): (filters, kernel) per convolution, "M" a
+# 2x2/2 max pooling. The classifier's last 1x1 convolution (1000 filters) is added after.
+_DARKNET19 = ((32, 3), "M", (64, 3), "M", (128, 3), (64, 1), (128, 3), "M",
+              (256, 3), (128, 1), (256, 3), "M", (512, 3), (256, 1), (512, 3), (256, 1), (512, 3),
+              "M", (1024, 3), (512, 1), (1024, 3), (512, 1), (1024, 3))
+
+
+def darknet19(input_shape: tuple[int, int, int] = (224, 224, 3),
+              num_classes: int = 1000) -> keras.Model:
+    """DarkNet-19, YOLOv2's classification backbone, as in the course slides' layer table.
+
+    18 convolutions (3x3 and 1x1, same padding, no bias, each followed by BatchNorm and a
+    leaky ReLU with slope 0.1) and 5 max poolings 2x2/2, then a 1x1 convolution to
+    ``num_classes`` maps (with bias), global average pooling and a softmax: 19 convolutional
+    layers. At 224x224x3 the 19 convolutions hold 20,826,976 weights and cost 2.79 G
+    multiply-adds per image (:func:`count_weights`, :func:`count_macs`); at 256x256 the
+    cost is 3.65 G multiply-adds, which is the paper's "7.29 Bn operations" counted as two
+    operations (a multiply and an add) each.
+
+    Args:
+        input_shape: ``(H, W, 3)``; H and W multiples of 32 keep every pooling exact.
+        num_classes: filters of the last 1x1 convolution.
+
+    Returns:
+        An uncompiled ``keras.Model`` named ``darknet19``, layers named ``conv1`` ...
+        ``conv19``, ``bn1`` ... ``bn18``, ``leaky1`` ... ``leaky18``, ``pool1`` ... ``pool5``,
+        ``avgpool`` and ``softmax``; output ``(batch, num_classes)`` probabilities.
+    """
+    inputs = keras.Input(input_shape)
+    x, conv, pool = inputs, 0, 0
+    for spec in _DARKNET19:
+        if spec == "M":
+            pool += 1
+            x = layers.MaxPooling2D(2, name=f"pool{pool}")(x)  # halves H and W
+            continue
+        conv += 1
+        filters, kernel = spec
+        x = layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=f"conv{conv}")(x)
+        x = layers.BatchNormalization(name=f"bn{conv}")(x)
+        x = layers.LeakyReLU(negative_slope=0.1, name=f"leaky{conv}")(x)
+    x = layers.Conv2D(num_classes, 1, name=f"conv{conv + 1}")(x)  # (H / 32, W / 32, classes)
+    x = layers.GlobalAveragePooling2D(name="avgpool")(x)
+    outputs = layers.Softmax(name="softmax")(x)
+    return keras.Model(inputs, outputs, name="darknet19")
+
+
+def tiny_grid_detector(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 3, *,
+                       width: int = 16, stride: int = 8) -> keras.Model:
+    """A tiny single-stage detector: a small CNN whose output is one prediction per grid cell.
+
+    The YOLO idea at toy scale. Input pixels in [0, 255] are rescaled to [0, 1]; then
+    ``log2(stride)`` stages of two 3x3 convolutions (BatchNorm, ReLU) and a 2x2 max pooling
+    (``width``, ``2 width``, ``4 width``, ... channels), two more 3x3 convolutions at the grid
+    resolution, and a 1x1 convolution head. The image is cut into an ``S x S`` grid with
+    ``S = H / stride``; each cell predicts ``5 + num_classes`` raw numbers: an objectness
+    logit, four box offsets relative to the cell's anchor, and one logit per class (the
+    caller chooses the losses and the decoding).
+
+    Args:
+        input_shape: ``(H, W, C)``, H and W multiples of ``stride``.
+        num_classes: number of object classes.
+        width: channels of the first stage (doubled at each pooling).
+        stride: pixels per grid cell, a power of two (8: a 64x64 image gives an 8x8 grid).
+
+    Returns:
+        An uncompiled ``keras.Model`` named ``tiny_grid_detector``, input ``(batch, H, W, C)``
+        pixel values in [0, 255], output ``(batch, H / stride, W / stride, 5 + num_classes)``
+        float32: ``[..., 0]`` objectness logit, ``[..., 1:5]`` box offsets, ``[..., 5:]``
+        class logits.
+    """
+    levels = int(round(math.log2(stride)))
+    if stride < 1 or 2 ** levels != stride:
+        raise ValueError(f"stride must be a power of two, got {stride!r}")
+    _check_divisible(input_shape, levels, "tiny_grid_detector")
+    inputs = keras.Input(input_shape)
+    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
+    for i in range(1, levels + 1):
+        x = _seg_conv_block(x, width * 2 ** (i - 1), batch_norm=True, name=f"stage{i}")
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)  # (H / 2^i, W / 2^i, width 2^(i-1))
+    x = _seg_conv_block(x, width * 2 ** levels, batch_norm=True, name="grid")  # (S, S, width 2^L)
+    outputs = layers.Conv2D(5 + num_classes, 1, name="head")(x)  # (S, S, 5 + classes)
+    return keras.Model(inputs, outputs, name="tiny_grid_detector")
+
+
+# ------------------------------------------------------------------- transfer learning (lab 11)
+
+def small_backbone(input_shape: tuple[int, int, int] = (32, 32, 3),
+                   widths: tuple[int, ...] = (32, 64, 128), *, momentum: float = 0.9,
+                   name: str = "backbone") -> keras.Model:
+    """A small VGG-style feature extractor with BatchNorm: the backbone that lab 11 pretrains.
+
+    Block ``b`` (1-based) is two ``Conv2D 3x3 (no bias) -> BatchNormalization -> ReLU``
+    layers named ``block{b}_conv{j}``, ``block{b}_bn{j}``, ``block{b}_relu{j}`` (j = 1, 2),
+    then a 2x2 max pooling ``block{b}_pool`` after every block but the last; global average
+    pooling (``features``) turns the last map into one vector. With the defaults on 32x32x3
+    it has 288,352 parameters (286,560 in the convolutions, 1,792 in BatchNorm, half of
+    those the non-trainable moving statistics) and costs 38.6M multiply-adds per image.
+
+    Args:
+        input_shape: ``(H, W, C)``; H and W divisible by ``2 ** (len(widths) - 1)``.
+        widths: output channels of each block's two convolutions.
+        momentum: BatchNorm momentum (0.9, PyTorch's default, lets the moving statistics
+            settle within a few epochs of a small dataset).
+        name: the model's name.
+
+    Returns:
+        An uncompiled ``keras.Model``: input ``(batch, H, W, C)`` float32 images scaled to
+        [-1, 1] (the "tf" preprocessing of MobileNetV2), output ``(batch, widths[-1])``
+        features. No classifier: put a head on top.
+    """
+    inputs = keras.Input(input_shape, name="image")
+    x = inputs
+    for b, width in enumerate(widths, start=1):
+        for j in (1, 2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False,
+                              name=f"block{b}_conv{j}")(x)
+            x = layers.BatchNormalization(momentum=momentum, name=f"block{b}_bn{j}")(x)
+            x = layers.ReLU(name=f"block{b}_relu{j}")(x)
+        if b < len(widths):
+            x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)  # (H / 2^b, W / 2^b, width)
+    outputs = layers.GlobalAveragePooling2D(name="features")(x)  # (batch, widths[-1])
+    return keras.Model(inputs, outputs, name=name)

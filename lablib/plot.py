@@ -328,3 +328,43 @@ def image_mosaic(images: Sequence[np.ndarray] | np.ndarray, ncols: int | None = 
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def precision_recall(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
+                     ap: Mapping[str, float] | None = None, ax: Any = None,
+                     title: str | None = None) -> Figure:
+    """Precision-recall curves, one line per entry of ``curves``.
+
+    Args:
+        curves: ``{name: (recall, precision)}``, two arrays of the same length: the values
+            after each detection, ranked by decreasing score (what an average-precision
+            function computes on the way), drawn as they come: the sawtooth of the raw curve.
+        ap: optional ``{name: average precision}``, shown in the legend.
+        ax: draw on this axes instead of a new figure.
+        title: the axes' title.
+
+    Returns:
+        The Figure; recall on x, precision on y, both from 0 to 1.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.8, 3.8))
+    else:
+        fig = ax.figure
+    for name, (recall, precision) in curves.items():
+        recall, precision = np.asarray(recall, dtype=float), np.asarray(precision, dtype=float)
+        if recall.shape != precision.shape:
+            raise ValueError(f"{name}: recall {recall.shape} and precision {precision.shape} "
+                             "differ")
+        label = f"{name} (AP {ap[name]:.3f})" if ap and name in ap else name
+        ax.plot(recall, precision, label=label)
+    ax.set_xlim(0, 1.0)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize=8, loc="lower left")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

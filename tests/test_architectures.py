@@ -286,3 +286,80 @@ def test_fcn_with_and_without_skips():
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="multiples of 4"):
         models.fcn((30, 32, 3), 3, filters=(4, 8))
+
+
+# ------------------------------------------------------------------------ detection (lab 12)
+
+# The slides' DarkNet-19 table: (filters, kernel, output side at 224) of every convolution.
+_DARKNET19_TABLE = [(32, 3, 224), (64, 3, 112), (128, 3, 56), (64, 1, 56), (128, 3, 56),
+                    (256, 3, 28), (128, 1, 28), (256, 3, 28), (512, 3, 14), (256, 1, 14),
+                    (512, 3, 14), (256, 1, 14), (512, 3, 14), (1024, 3, 7), (512, 1, 7),
+                    (1024, 3, 7), (512, 1, 7), (1024, 3, 7), (1000, 1, 7)]
+
+
+def _darknet19_by_hand(side: int) -> tuple[int, int]:
+    """(weights, MACs) of DarkNet-19's convolutions at ``side x side``, from the table alone."""
+    weights = macs = 0
+    c_in = 3
+    for filters, k, out224 in _DARKNET19_TABLE:
+        out = side * out224 // 224
+        weights += k * k * c_in * filters
+        macs += out * out * k * k * c_in * filters
+        c_in = filters
+    return weights, macs
+
+
+def test_darknet19_matches_the_slide_table():
+    model = models.darknet19()
+    convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    assert [(c.filters, c.kernel_size[0], c.output.shape[1]) for c in convs] == _DARKNET19_TABLE
+    assert [c.name for c in convs] == [f"conv{i}" for i in range(1, 20)]
+    assert sum(isinstance(layer, layers.MaxPooling2D) for layer in model.layers) == 5
+    assert all(not c.use_bias for c in convs[:-1]) and convs[-1].use_bias
+    weights, macs = _darknet19_by_hand(224)
+    assert models.count_weights(model) == weights == 20_826_976
+    assert models.count_macs(model) == macs == 2_790_989_824  # the lab's "2.79 G multiply-adds"
+    assert model.output.shape == (None, 1000)
+
+
+def test_darknet19_at_256_is_the_slides_7_29_bn_ops():
+    model = models.darknet19((256, 256, 3))
+    assert models.count_macs(model) == _darknet19_by_hand(256)[1]
+    assert round(2 * models.count_macs(model) / 1e9, 2) == 7.29  # two operations per multiply-add
+
+
+def test_tiny_grid_detector_shapes_and_parameters():
+    model = models.tiny_grid_detector((64, 64, 3), 3, width=4, stride=8)
+    assert model.output.shape == (None, 8, 8, 8)  # 8x8 grid, 1 + 4 + 3 numbers per cell
+    conv = lambda k, c_in, c_out: k * k * c_in * c_out  # noqa: E731 (no bias before BatchNorm)
+    bn = lambda c: 4 * c  # noqa: E731 (gamma, beta, moving mean, moving variance)
+    stages = [(3, 4), (4, 4), (4, 8), (8, 8), (8, 16), (16, 16), (16, 32), (32, 32)]
+    expected = sum(conv(3, a, b) + bn(b) for a, b in stages) + 32 * 8 + 8  # head: 1x1 + bias
+    assert model.count_params() == expected
+    x = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3)).astype("float32")
+    assert model.predict(x, verbose=0).shape == (2, 8, 8, 8)
+    small = models.tiny_grid_detector((32, 32, 3), 2, width=4, stride=4)
+    assert small.output.shape == (None, 8, 8, 7)
+    with pytest.raises(ValueError, match="power of two"):
+        models.tiny_grid_detector((64, 64, 3), 3, stride=6)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        models.tiny_grid_detector((60, 64, 3), 3, stride=8)
+
+
+def test_small_backbone_layers_parameters_and_macs():
+    model = models.small_backbone()
+    pairs = [(3, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 128)]  # (C_in, C_out)
+    conv = [3 * 3 * a * b for a, b in pairs]
+    bn = 4 * 2 * (32 + 64 + 128)  # gamma, beta, moving mean, moving variance per channel
+    assert model.count_params() == sum(conv) + bn == 288_352
+    assert model.output.shape == (None, 128)
+    names = [layer.name for layer in model.layers]
+    assert names[1:4] == ["block1_conv1", "block1_bn1", "block1_relu1"]
+    assert "block2_pool" in names and "block3_pool" not in names and names[-1] == "features"
+    sizes = [32, 32, 16, 16, 8, 8]  # output side of each convolution
+    assert models.count_macs(model) == sum(c * s * s for c, s in zip(conv, sizes)) == 38_633_472
+    small = models.small_backbone((16, 16, 3), (8, 16))
+    assert small.output.shape == (None, 16) and small.count_params() == (
+        9 * (3 * 8 + 8 * 8 + 8 * 16 + 16 * 16) + 4 * 2 * (8 + 16))
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+    assert model.predict(x, verbose=0).shape == (2, 128)

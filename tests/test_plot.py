@@ -99,3 +99,15 @@ def test_image_mosaic_tiles_rows_first_on_a_fixed_scale():
     assert plot.image_mosaic(np.zeros((9, 3, 3))).axes[0].images[0].get_array().shape == (11, 11)
     with pytest.raises(ValueError, match="n, H, W"):
         plot.image_mosaic(np.zeros((3, 3)))
+
+
+def test_precision_recall_curves_and_legend():
+    curves = {"circle": ([0.5, 0.5, 1.0], [1.0, 0.5, 0.667]), "square": ([0.0, 1.0], [0.0, 0.5])}
+    fig = plot.precision_recall(curves, ap={"circle": 0.75}, title="PR")
+    ax = fig.axes[0]
+    assert ax.get_title() == "PR" and len(ax.lines) == 2
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [0.5, 0.5, 1.0])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["circle (AP 0.750)", "square"]
+    assert ax.get_xlim() == (0.0, 1.0) and ax.get_xlabel() == "recall"
+    with pytest.raises(ValueError, match="differ"):
+        plot.precision_recall({"x": ([0.1, 0.2], [1.0])})
