@@ -123,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--autograder", default="build/autograder")
     p.set_defaults(func=_release)
     p = sub.add_parser("data", help="rebuild the offline fallback files in data/ (or --check them)")
-    p.add_argument("--out", default=None, help="folder to write (default: data/ or $LABLIB_DATA)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder (default: $LABLIB_DATA, data/ in a checkout, else ~/.keras/lablib-data)",
+    )
     p.add_argument("--only", nargs="*", help="rebuild only these (digits28, scenes32, reviews)")
     p.add_argument("--check", action="store_true", help="verify the files against the manifest")
     p.set_defaults(func=_data)

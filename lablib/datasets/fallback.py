@@ -22,6 +22,7 @@ from lablib.datasets.remote import file_digest
 __all__ = ["DataFileError", "data_dir", "build_all", "verify", "load", "load_reviews", "load_reviews_word_index"]
 
 MANIFEST = "MANIFEST.sha256"
+_REBUILD = "run `lablib data` to rebuild it (it writes to {})"
 SCENES_TRAIN, SCENES_TEST = 3000, 600
 REVIEWS_TRAIN, REVIEWS_TEST = 5000, 5000
 
@@ -30,9 +31,42 @@ class DataFileError(RuntimeError):
     """A fallback file is missing or does not match the manifest."""
 
 
+def shipped_dir() -> Path:
+    """The fallback files installed with lablib: ``lablib/data/`` in a wheel or a non-editable
+    install (pyproject.toml maps ``data/`` there), the repository's ``data/`` in a checkout."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "data"
+    return installed if (installed / MANIFEST).exists() else package.parent / "data"
+
+
+def user_dir() -> Path:
+    """Where ``lablib data`` rebuilds the files outside a checkout: ``$KERAS_HOME/lablib-data``
+    (default ``~/.keras/lablib-data``), never site-packages."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "lablib-data"
+
+
+def in_checkout() -> bool:
+    """True when lablib runs from a source checkout (its ``data/`` sits beside pyproject.toml)."""
+    return (Path(__file__).resolve().parents[2] / "pyproject.toml").exists()
+
+
 def data_dir() -> Path:
-    """``$LABLIB_DATA`` if set, else the ``data/`` folder beside the ``lablib`` package."""
-    return Path(os.environ.get("LABLIB_DATA") or Path(__file__).resolve().parents[2] / "data")
+    """Where the fallback files are read: ``$LABLIB_DATA`` if set; else a copy rebuilt by
+    ``lablib data`` in :func:`user_dir`, if there is one; else the files installed with the
+    package (:func:`shipped_dir`)."""
+    if os.environ.get("LABLIB_DATA"):
+        return Path(os.environ["LABLIB_DATA"])
+    if not in_checkout() and (user_dir() / MANIFEST).exists():
+        return user_dir()
+    return shipped_dir()
+
+
+def rebuild_dir() -> Path:
+    """Where ``lablib data`` writes by default: ``$LABLIB_DATA``, else the checkout's ``data/``,
+    else :func:`user_dir` (an installed package is never rewritten in place)."""
+    if os.environ.get("LABLIB_DATA"):
+        return Path(os.environ["LABLIB_DATA"])
+    return shipped_dir() if in_checkout() else user_dir()
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -97,7 +131,7 @@ def build_all(out: Path | None = None, only: list[str] | None = None) -> list[Pa
     Returns:
         The paths written.
     """
-    out = Path(out or data_dir())
+    out = Path(out or rebuild_dir())
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, (files, build) in BUILDERS.items():
@@ -114,7 +148,7 @@ def manifest(directory: Path | None = None) -> dict[str, str]:
     """``{file name: sha256}`` from ``MANIFEST.sha256``."""
     path = Path(directory or data_dir()) / MANIFEST
     if not path.exists():
-        raise DataFileError(f"{path} is missing: run `lablib data` (or `make data`) to rebuild data/")
+        raise DataFileError(f"{path} is missing: {_REBUILD.format(rebuild_dir())}")
     return {name: digest for digest, name in (line.split(None, 1) for line in path.read_text().splitlines() if line)}
 
 
@@ -128,14 +162,16 @@ def verify(name: str, directory: Path | None = None) -> Path:
     path = directory / name
     expected = manifest(directory).get(name)
     if not path.exists():
-        raise DataFileError(f"fallback file {path} is missing: run `lablib data` (or `make data`) to rebuild it")
+        raise DataFileError(f"fallback file {path} is missing: {_REBUILD.format(rebuild_dir())}")
     if expected is None:
-        raise DataFileError(f"{name} is not listed in {directory / MANIFEST}: run `lablib data` to rebuild data/")
+        raise DataFileError(
+            f"{name} is not listed in {directory / MANIFEST}: {_REBUILD.format(rebuild_dir())}"
+        )
     actual = file_digest(path)
     if actual != expected:
         raise DataFileError(
             f"fallback file {path} is corrupted or stale (sha256 {actual[:12]}..., manifest says "
-            f"{expected[:12]}...): run `lablib data` (or `make data`) to rebuild it"
+            f"{expected[:12]}...): {_REBUILD.format(rebuild_dir())}"
         )
     return path
 

@@ -1,13 +1,13 @@
 """data/: the manifest matches the files, corruption is caught, rebuilding is reproducible."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
-from lablib.datasets.remote import file_digest
-
 from lablib.datasets import fallback as datafiles
 from lablib.datasets.fallback import DataFileError
+from lablib.datasets.remote import file_digest
 
 
 def test_every_file_matches_the_manifest():
@@ -64,3 +64,24 @@ def test_rebuild_is_byte_for_byte_reproducible(tmp_path):
     datafiles.build_all(tmp_path, only=["digits28", "reviews"])
     for name in ("digits28.npz", "reviews.npz", "reviews_word_index.json"):
         assert file_digest(tmp_path / name) == expected[name], f"{name} rebuilt differently"
+
+
+def test_an_installed_package_reads_its_own_files_and_rebuilds_into_the_user_cache(
+    tmp_path, monkeypatch
+):
+    """Outside a checkout nothing is ever written into site-packages."""
+    monkeypatch.delenv("LABLIB_DATA", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(datafiles, "in_checkout", lambda: False)
+    assert datafiles.data_dir() == datafiles.shipped_dir()
+    assert datafiles.rebuild_dir() == tmp_path / "keras" / "lablib-data"
+    written = datafiles.build_all(only=["digits28"])
+    assert all(p.is_relative_to(tmp_path) for p in written)
+    assert datafiles.data_dir() == tmp_path / "keras" / "lablib-data"  # the rebuilt copy wins
+    assert datafiles.load("digits28")["x_train"].shape == (1347, 28, 28)
+
+
+def test_in_a_checkout_the_repository_data_folder_is_used():
+    assert datafiles.in_checkout()
+    assert datafiles.shipped_dir() == Path(datafiles.__file__).resolve().parents[2] / "data"
+    assert datafiles.rebuild_dir() == datafiles.shipped_dir()
