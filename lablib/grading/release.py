@@ -36,6 +36,8 @@ from lablib.grading.publish import Target, retarget
 
 __all__ = ["MarkerError", "TestSpec", "release_all", "release_notebook"]
 
+_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
 
 class MarkerError(ValueError):
     """A malformed marker; the message names notebook, cell (0-based index) and line (1-based)."""
@@ -130,6 +132,9 @@ def release_notebook(
         MarkerError: unbalanced, nested, unknown or misplaced markers, or a test name used twice.
     """
     student = nbformat.from_dict(json.loads(json.dumps(nb)))
+    # Without a kernel spec JupyterLab greets the student with a "Select Kernel" dialog.
+    student.metadata.setdefault("kernelspec", dict(_KERNELSPEC))
+    student.metadata.setdefault("language_info", {"name": "python"})
     tests: list[TestSpec] = []
     for index, cell in enumerate(student.cells):
         if cell.cell_type != "code":

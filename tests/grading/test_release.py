@@ -46,6 +46,7 @@ def test_release_stubs_solutions_and_removes_hidden_tests():
     assert "hidden_marker_text" not in test and "HIDDEN" not in test
     assert test.startswith("# TEST double (2 points)\nassert f(1) == 2")
     assert all(c.outputs == [] and c.execution_count is None for c in student.cells[1:])
+    assert student.metadata["kernelspec"]["name"] == "python3"  # JupyterLab asks no question
     assert [(t.name, t.points, t.cell) for t in tests] == [("double", 2, 2)]
     assert "hidden_marker_text" in tests[0].hidden
 
