@@ -7,7 +7,7 @@ PROFILE ?=
 SUBMISSIONS ?= submissions
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup lab run test lint release grade data clean distclean
+.PHONY: help setup lab student run test lint release grade data clean distclean
 
 help:                                ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -22,8 +22,13 @@ $(STAMP): pyproject.toml
 	  || $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-lab: setup                           ## open JupyterLab on labs/
-	$(BIN)/jupyter lab --ServerApp.root_dir=labs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab: setup                           ## instructors: JupyterLab on labs/ (solutions, hidden tests)
+	$(BIN)/jupyter lab --ServerApp.root_dir=labs $(ROOT_FLAG) $(LAB_ARGS)
+
+student: release                     ## students: JupyterLab on release/ (the notebooks to fill in)
+	$(BIN)/jupyter lab --ServerApp.root_dir=release $(ROOT_FLAG) $(LAB_ARGS)
 
 run: setup                           ## execute every lab into build/executed/ (PROFILE=quick|standard|full)
 	$(BIN)/lablib run $(if $(PROFILE),--profile $(PROFILE))
