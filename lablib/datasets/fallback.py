@@ -118,10 +118,21 @@ def _build_reviews(out: Path) -> None:
     (out / "reviews_word_index.json").write_text(text, encoding="utf-8")
 
 
+def _build_scenes_backbone(out: Path) -> None:
+    """Lab 11's backbone, retrained on the source classes of the generated scenes (minutes)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # as in lablib.setup: plain TF kernels
+    from lablib import pretrained
+
+    backbone, record = pretrained.train_scenes_backbone()
+    _write_npz(out / pretrained.BACKBONE_FILE, pretrained.backbone_arrays(backbone, record))
+
+
 BUILDERS: dict[str, tuple[tuple[str, ...], Callable[[Path], None]]] = {
     "digits28": (("digits28.npz",), _build_digits28),
     "scenes32": (("scenes32.npz",), _build_scenes32),
     "reviews": (("reviews.npz", "reviews_word_index.json"), _build_reviews),
+    "scenes_backbone": (("scenes_backbone.npz",), _build_scenes_backbone),
 }
 
 

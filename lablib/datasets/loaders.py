@@ -36,16 +36,19 @@ from lablib.datasets.remote import DatasetError, fetch
 
 __all__ = [
     "CIFAR10_CLASSES",
+    "FLOWERS_CLASSES",
     "Loaded",
     "imdb_word_index",
     "load_cifar10",
     "load_digits28",
+    "load_flowers",
     "load_imdb",
     "load_mnist",
     "load_oxford_pets",
     "load_shapes_detection",
     "load_shapes_segmentation",
     "PETS_CLASSES",
+    "read_flowers",
     "read_oxford_pets",
 ]
 
@@ -376,3 +379,100 @@ def load_oxford_pets(*, size: int = 128, n_train: int | None = None,
                                ), synthetic.SEG_CLASSES
 
     return _real_or_fallback("oxford_pets", real, fallback)
+
+
+# --- tf_flowers (lab 11, full profile) -----------------------------------------------------
+
+FLOWERS_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
+
+
+def read_flowers(archive: Path, *, size: int = 160, test_fraction: float = 0.2, seed: int = 0):
+    """Read ``flower_photos.tgz`` (``flower_photos/<class>/<name>.jpg``) into arrays.
+
+    The archive has no split of its own: each class's photos, sorted by file name, are
+    shuffled with ``np.random.default_rng(seed)`` and the last ``round(test_fraction * n)``
+    go to the test set (a stratified split, the same on every machine). Photos are converted
+    to RGB and resized to ``size x size`` (bilinear, aspect ratio not kept, as
+    ``keras.utils.image_dataset_from_directory`` does by default).
+
+    Args:
+        archive: path of ``flower_photos.tgz`` (tar or tar.gz).
+        size: output height and width in pixels.
+        test_fraction: share of each class held out for testing.
+        seed: seed of the split.
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: images uint8 ``(n, size, size, 3)`` in
+        [0, 255], labels uint8 ``(n,)`` indexing :data:`FLOWERS_CLASSES`.
+
+    Raises:
+        DatasetError: a class folder is missing or empty.
+    """
+    from PIL import Image
+
+    photos: dict[str, list[tuple[str, bytes]]] = {name: [] for name in FLOWERS_CLASSES}
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) >= 2 and parts[-2] in photos and \
+                    parts[-1].lower().endswith(".jpg"):
+                photos[parts[-2]].append((parts[-1], tar.extractfile(member).read()))
+    empty = [name for name, files in photos.items() if not files]
+    if empty:
+        raise DatasetError(f"tf_flowers: {archive} has no photos of {empty}")
+    rng = np.random.default_rng(seed)
+    split: dict[str, list[tuple[bytes, int]]] = {"train": [], "test": []}
+    for label, name in enumerate(FLOWERS_CLASSES):
+        files = [blob for _, blob in sorted(photos[name])]
+        order = rng.permutation(len(files))
+        n_test = int(round(test_fraction * len(files)))
+        split["train"] += [(files[i], label) for i in order[:len(files) - n_test]]
+        split["test"] += [(files[i], label) for i in order[len(files) - n_test:]]
+
+    def arrays(items):
+        x = np.empty((len(items), size, size, 3), dtype=np.uint8)
+        for k, (blob, _) in enumerate(items):
+            image = Image.open(io.BytesIO(blob)).convert("RGB")
+            x[k] = np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
+        return x, np.array([label for _, label in items], dtype=np.uint8)
+
+    return arrays(split["train"]), arrays(split["test"])
+
+
+def load_flowers(*, size: int = 160, test_fraction: float = 0.2, seed: int = 0) -> Loaded:
+    """tf_flowers (3,670 photos of 5 flowers), or lab 11's generated target classes offline.
+
+    Online, ``flower_photos.tgz`` (218 MiB) is downloaded once into the Keras cache and
+    checked against the sha256 that TensorFlow Datasets records for it (see
+    ``remote.REMOTES["flowers"]``; not verified by this package against a download, so a
+    mismatch is reported, never used); :func:`read_flowers` splits it 80/20 per class.
+    Offline, or when the download fails, the fallback is the generated 32x32 scenes of the
+    five classes that lab 11's own backbone never saw (``pretrained.TARGET_CLASSES``, 300
+    train / 60 test per class, seeds 0 and 1, at 32x32 whatever ``size`` says): other
+    classes and far smaller images, and ``.class_names`` says which.
+
+    Args:
+        size: image height and width in pixels of the real photos.
+        test_fraction, seed: the split of :func:`read_flowers`.
+
+    Returns:
+        A :class:`Loaded` ``(x_train, y_train), (x_test, y_test)``: images uint8
+        ``(n, H, W, 3)`` in [0, 255], labels uint8 ``(n,)`` indexing ``.class_names``
+        (:data:`FLOWERS_CLASSES` for the real photos).
+    """
+
+    def real():
+        data = read_flowers(fetch("flowers"), size=size, test_fraction=test_fraction, seed=seed)
+        return data, (f"real tf_flowers, {len(data[0][0]):,} train / {len(data[1][0]):,} test, "
+                      f"resized to {size}x{size}"), FLOWERS_CLASSES
+
+    def fallback():
+        from lablib import pretrained
+
+        train = pretrained.scene_subset(pretrained.TARGET_CLASSES, 300, seed=0)
+        test = pretrained.scene_subset(pretrained.TARGET_CLASSES, 60, seed=1)
+        return (train, test), ("fallback: generated 32x32 scenes of squares, rings, vertical "
+                               "stripes, diagonal stripes and dots, 1,500 train / 300 test; "
+                               "not tf_flowers"), pretrained.TARGET_CLASSES
+
+    return _real_or_fallback("flowers", real, fallback)

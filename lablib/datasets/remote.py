@@ -63,6 +63,16 @@ REMOTES = {
         "oxford_iiit_pet_annotations.tar.gz",
         "https://thor.robots.ox.ac.uk/~vgg/data/pets/annotations.tar.gz",
         "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91"),
+    # tf_flowers (the TensorFlow team's 3,670 Flickr photos of 5 flowers, CC-BY), lab 11's full
+    # profile. The sha256 and size (228,813,984 bytes) are the ones TensorFlow Datasets records
+    # for this file (tensorflow/datasets, tensorflow_datasets/url_checksums/tf_flowers.txt, URL
+    # http://download.tensorflow.org/example_images/flower_photos.tgz); the TensorFlow tutorials
+    # fetch it without a checksum. Not verified here against a download (this package was
+    # written without network access): a download that does not match is not used (the loader
+    # falls back and prints why), a cached file that does not match raises DatasetError.
+    "flowers": Remote(
+        "flower_photos.tgz", "https://download.tensorflow.org/example_images/flower_photos.tgz",
+        "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"),
 }
 
 def offline() -> bool:

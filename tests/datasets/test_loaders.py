@@ -283,3 +283,69 @@ def test_pets_remotes_are_sha256_over_https():
         entry = remote.REMOTES[key]
         assert entry.origin.startswith("https://") and len(entry.file_hash) == 64
         int(entry.file_hash, 16)  # hex digits
+
+
+# --- tf_flowers (lab 11) -----------------------------------------------------------------------
+
+def fake_flowers(path, per_class=5, skip=None):
+    """A flower_photos.tgz with `per_class` small JPEGs per class (class c: red = 50 c)."""
+    from PIL import Image
+
+    with tarfile.open(path, "w:gz") as tar:
+        def add(name, blob):
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+
+        add("flower_photos/LICENSE.txt", b"CC-BY 2.0")
+        for c, name in enumerate(datasets.loaders.FLOWERS_CLASSES):
+            if name == skip:
+                continue
+            for i in range(per_class):
+                buf = io.BytesIO()
+                Image.new("RGB", (30 + i, 20), (50 * c, 100, 7 * i)).save(buf, "JPEG", quality=95)
+                add(f"flower_photos/{name}/{i:03d}_photo.jpg", buf.getvalue())
+    return path
+
+
+def test_flowers_archive_is_split_per_class_and_resized(keras_home, monkeypatch, capsys):
+    path = fake_flowers(keras_home / "flower_photos.tgz")
+    use_remote(monkeypatch, "flowers", path)
+    flowers = datasets.loaders.load_flowers(size=16)
+    (x_train, y_train), (x_test, y_test) = flowers
+    assert flowers.real and flowers.class_names == datasets.loaders.FLOWERS_CLASSES
+    assert x_train.shape == (20, 16, 16, 3) and x_test.shape == (5, 16, 16, 3)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8
+    assert np.bincount(y_train).tolist() == [4] * 5 and np.bincount(y_test).tolist() == [1] * 5
+    # the red channel tells the class (JPEG rounding aside)
+    assert np.all(np.abs(x_test[..., 0].mean(axis=(1, 2)) - 50.0 * y_test) < 8)
+    assert "real tf_flowers" in capsys.readouterr().out
+    again = datasets.loaders.read_flowers(path, size=16)
+    assert np.array_equal(again[1][0], x_test) and np.array_equal(again[0][1], y_train)
+    other = datasets.loaders.read_flowers(path, size=16, seed=1)
+    assert not np.array_equal(other[1][0], x_test)  # another seed, another split
+
+
+def test_flowers_archive_without_a_class_is_an_error(tmp_path):
+    path = fake_flowers(tmp_path / "flower_photos.tgz", per_class=2, skip="roses")
+    with pytest.raises(DatasetError, match="roses"):
+        datasets.loaders.read_flowers(path)
+
+
+def test_flowers_offline_fallback_is_the_labs_target_scenes(offline, capsys):
+    from lablib import pretrained
+
+    flowers = datasets.loaders.load_flowers()
+    (x_train, y_train), (x_test, y_test) = flowers
+    assert not flowers.real and flowers.class_names == pretrained.TARGET_CLASSES
+    assert x_train.shape == (1500, 32, 32, 3) and x_test.shape == (300, 32, 32, 3)
+    assert np.bincount(y_test).tolist() == [60] * 5
+    out = capsys.readouterr().out
+    assert "not tf_flowers" in out and "LABLIB_OFFLINE" in out
+
+
+def test_flowers_remote_is_sha256_over_https():
+    entry = remote.REMOTES["flowers"]
+    assert entry.origin.startswith("https://") and entry.fname == "flower_photos.tgz"
+    assert len(entry.file_hash) == 64
+    int(entry.file_hash, 16)
