@@ -343,21 +343,13 @@ def make_segmentation_scenes(
     return images, masks
 
 
-def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``[x_min, y_min, x_max, y_max]`` box with each row of ``boxes`` ``(k, 4)``."""
-    w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = w * h
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / ((box[2] - box[0]) * (box[3] - box[1]) + areas - inter)
-
-
 def _place_objects(
     rng: np.random.Generator, size: int, k: int, min_size: float, max_size: float
 ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """Up to ``k`` (label, rr, cc, box) objects with disjoint pixels and box IoU < 0.3."""
     occupied = np.zeros((size, size), dtype=bool)
     placed: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+    footprints: list[np.ndarray] = []  # each placed box as a boolean raster (lab 12 writes box IoU)
     for _ in range(30 * k):
         if len(placed) == k:
             break
@@ -369,10 +361,13 @@ def _place_objects(
         if rr.size == 0 or occupied[rr, cc].any():
             continue
         box = np.array([cc.min(), rr.min(), cc.max() + 1, rr.max() + 1], dtype=np.float32)
-        if placed and _box_iou(box, np.stack([p[3] for p in placed])).max() >= 0.3:
-            continue
+        footprint = np.zeros((size, size), dtype=bool)
+        footprint[rr.min() : rr.max() + 1, cc.min() : cc.max() + 1] = True
+        if any((footprint & f).sum() >= 0.3 * (footprint | f).sum() for f in footprints):
+            continue  # the boxes overlap by 30% of their union or more
         occupied[rr, cc] = True
         placed.append((label, rr, cc, box))
+        footprints.append(footprint)
     return placed
 
 
