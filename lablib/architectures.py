@@ -16,8 +16,8 @@ Lab 09 (famous architectures) and later labs build networks from these pieces:
   and :func:`layer_stats` / :func:`stats_table` (a per-layer breakdown).
 
 Example:
-    >>> model = lenet5()                                   # doctest: +SKIP
-    >>> count_weights(model), count_macs(model)            # doctest: +SKIP
+    >>> model = lenet5()
+    >>> count_weights(model), count_macs(model)   # LeNet-5: 61,470 weights without biases
     (61470, 416520)
 """
 

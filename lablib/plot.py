@@ -249,7 +249,10 @@ def image_rows(rows: Mapping[str, Sequence[np.ndarray] | np.ndarray], *,
         suptitle: a title for the whole figure.
 
     Example:
-        >>> fig = image_rows({"input": x[:8], "reconstruction": x_hat[:8]})
+        >>> x = np.random.default_rng(0).random((8, 28, 28))
+        >>> fig = image_rows({"input": x, "reconstruction": np.clip(x + 0.1, 0, 1)})
+        >>> len(fig.axes)
+        16
     """
     if not rows:
         raise ValueError("image_rows needs at least one row, e.g. {'input': images}")
