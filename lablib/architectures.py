@@ -9,7 +9,8 @@ Lab 09 (famous architectures) and later labs build networks from these pieces:
   exercise, so it is not in this module);
 * blocks, functions ``(x, ...) -> y`` on Keras tensors of shape ``(batch, H, W, C)``:
   :func:`vgg_block`, :func:`nin_block`, :func:`inception_block`, :func:`bottleneck_block`,
-  :func:`dense_block`, :func:`convnext_block`, and the ViT :func:`patch_embedding` (``(batch, H, W, C) -> (batch, num_patches, dim)``);
+  :func:`dense_block`, :func:`convnext_block`, and the ViT :func:`patch_embedding`
+  (``(batch, H, W, C) -> (batch, num_patches, dim)``);
 * counters: :func:`count_macs` (multiply-accumulates of the Conv/Dense layers, from their
   output shapes and kernels; "FLOPs" in most papers means this number, a strict FLOP
   count is about twice it), :func:`count_weights` (trainable parameters without biases)
@@ -31,9 +32,21 @@ import keras
 from keras import layers
 
 __all__ = [
-    "lenet5", "alexnet_like", "vgg_block", "nin_block", "inception_block",
-    "bottleneck_block", "dense_block", "convnext_block", "patch_embedding", "small_resnet",
-    "small_plainnet", "count_macs", "count_weights", "layer_stats", "stats_table",
+    "lenet5",
+    "alexnet_like",
+    "vgg_block",
+    "nin_block",
+    "inception_block",
+    "bottleneck_block",
+    "dense_block",
+    "convnext_block",
+    "patch_embedding",
+    "small_resnet",
+    "small_plainnet",
+    "count_macs",
+    "count_weights",
+    "layer_stats",
+    "stats_table",
 ]
 
 
@@ -44,8 +57,14 @@ def _name(prefix: str | None, suffix: str) -> str | None:
 
 # ---------------------------------------------------------------------------- whole models
 
-def lenet5(input_shape: tuple[int, int, int] = (32, 32, 1), num_classes: int = 10, *,
-           activation: str = "relu", pooling: str = "max") -> keras.Model:
+
+def lenet5(
+    input_shape: tuple[int, int, int] = (32, 32, 1),
+    num_classes: int = 10,
+    *,
+    activation: str = "relu",
+    pooling: str = "max",
+) -> keras.Model:
     """LeNet-5 (LeCun et al., 1998) as in the course slides.
 
     C1: 6 filters 5x5 -> S2: 2x2 pooling -> C3: 16 filters 5x5 -> S4: 2x2 pooling ->
@@ -78,10 +97,16 @@ def lenet5(input_shape: tuple[int, int, int] = (32, 32, 1), num_classes: int = 1
     return keras.Model(inputs, outputs, name="lenet5")
 
 
-def alexnet_like(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes: int = 1000, *,
-                 filters: tuple[int, int, int, int, int] = (96, 256, 384, 384, 256),
-                 first_kernel: int = 11, first_stride: int = 4, dense_units: int = 4096,
-                 dropout: float = 0.5) -> keras.Model:
+def alexnet_like(
+    input_shape: tuple[int, int, int] = (224, 224, 3),
+    num_classes: int = 1000,
+    *,
+    filters: tuple[int, int, int, int, int] = (96, 256, 384, 384, 256),
+    first_kernel: int = 11,
+    first_stride: int = 4,
+    dense_units: int = 4096,
+    dropout: float = 0.5,
+) -> keras.Model:
     """AlexNet (Krizhevsky et al., 2012) in one tower, scalable down to small images.
 
     conv1 ``first_kernel`` x ``first_kernel``, stride ``first_stride``, valid -> 3x3/2 max
@@ -102,7 +127,9 @@ def alexnet_like(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes:
         An uncompiled ``keras.Model`` named ``alexnet_like``, output ``(batch, num_classes)``.
     """
     inputs = keras.Input(input_shape)
-    x = layers.Conv2D(filters[0], first_kernel, strides=first_stride, activation="relu", name="conv1")(inputs)
+    x = layers.Conv2D(
+        filters[0], first_kernel, strides=first_stride, activation="relu", name="conv1"
+    )(inputs)
     x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)  # overlapping pooling
     x = layers.Conv2D(filters[1], 5, padding="same", activation="relu", name="conv2")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool2")(x)
@@ -129,8 +156,9 @@ Block = Callable[[Any, int, int], Any]  # (x, filters, stride) -> y, on Keras te
 def _plain_block(x: Any, filters: int, stride: int, *, name: str | None = None) -> Any:
     """Two 3x3 conv + BN + ReLU, no shortcut: the block of :func:`small_plainnet`."""
     for i, step in ((1, stride), (2, 1)):
-        x = layers.Conv2D(filters, 3, strides=step, padding="same", use_bias=False,
-                          name=_name(name, f"{i}_conv"))(x)
+        x = layers.Conv2D(
+            filters, 3, strides=step, padding="same", use_bias=False, name=_name(name, f"{i}_conv")
+        )(x)
         x = layers.BatchNormalization(name=_name(name, f"{i}_bn"))(x)
         x = layers.ReLU(name=_name(name, "1_relu" if i == 1 else "out"))(x)
     return x
@@ -146,11 +174,19 @@ def _all_layers(model: keras.Model) -> list[layers.Layer]:
     return found
 
 
-def _cifar_net(depth: int, block: Block, input_shape: tuple[int, int, int], num_classes: int,
-               width: int, name: str) -> keras.Model:
+def _cifar_net(
+    depth: int,
+    block: Block,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    width: int,
+    name: str,
+) -> keras.Model:
     """The CIFAR networks of He et al. (2016), section 4.2: 6n + 2 weighted layers."""
     if depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, ...), got {depth}")
+        raise ValueError(
+            f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, ...), got {depth}"
+        )
     n = (depth - 2) // 6
     inputs = keras.Input(input_shape)
     x = layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
@@ -158,7 +194,7 @@ def _cifar_net(depth: int, block: Block, input_shape: tuple[int, int, int], num_
     x = layers.ReLU(name="stem_relu")(x)
     for stage in range(3):  # feature maps 32 -> 16 -> 8, channels width -> 2 width -> 4 width
         for i in range(n):
-            x = block(x, width * 2 ** stage, 2 if stage > 0 and i == 0 else 1)
+            x = block(x, width * 2**stage, 2 if stage > 0 and i == 0 else 1)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="output")(x)
     model = keras.Model(inputs, outputs, name=name)
@@ -168,8 +204,14 @@ def _cifar_net(depth: int, block: Block, input_shape: tuple[int, int, int], num_
     return model
 
 
-def small_resnet(depth: int, block: Block, *, input_shape: tuple[int, int, int] = (32, 32, 3),
-                 num_classes: int = 10, width: int = 16) -> keras.Model:
+def small_resnet(
+    depth: int,
+    block: Block,
+    *,
+    input_shape: tuple[int, int, int] = (32, 32, 3),
+    num_classes: int = 10,
+    width: int = 16,
+) -> keras.Model:
     """A CIFAR-style ResNet: a 3x3 stem, 3 stages of residual blocks, GAP, softmax.
 
     Args:
@@ -194,8 +236,13 @@ def small_resnet(depth: int, block: Block, *, input_shape: tuple[int, int, int] 
     return _cifar_net(depth, block, input_shape, num_classes, width, f"resnet{depth}")
 
 
-def small_plainnet(depth: int = 20, *, input_shape: tuple[int, int, int] = (32, 32, 3), num_classes: int = 10,
-                   width: int = 16) -> keras.Model:
+def small_plainnet(
+    depth: int = 20,
+    *,
+    input_shape: tuple[int, int, int] = (32, 32, 3),
+    num_classes: int = 10,
+    width: int = 16,
+) -> keras.Model:
     """The "plain" twin of :func:`small_resnet`: the same convolutions, no shortcuts.
 
     Each block is conv 3x3 (stride) -> BN -> ReLU -> conv 3x3 -> BN -> ReLU. Args and
@@ -207,6 +254,7 @@ def small_plainnet(depth: int = 20, *, input_shape: tuple[int, int, int] = (32, 
 
 
 # ---------------------------------------------------------------------------------- blocks
+
 
 def vgg_block(x: Any, filters: int, n_convs: int, *, name: str | None = None) -> Any:
     """VGG block: ``n_convs`` 3x3 convolutions (same padding, ReLU), then 2x2 max pooling.
@@ -221,12 +269,21 @@ def vgg_block(x: Any, filters: int, n_convs: int, *, name: str | None = None) ->
         ``(batch, H // 2, W // 2, filters)``. Receptive field of the convolutions: ``2 n + 1``.
     """
     for i in range(1, n_convs + 1):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=_name(name, f"conv{i}"))(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", activation="relu", name=_name(name, f"conv{i}")
+        )(x)
     return layers.MaxPooling2D(2, strides=2, name=_name(name, "pool"))(x)
 
 
-def nin_block(x: Any, filters: int, kernel_size: int, *, strides: int = 1, padding: str = "same",
-              name: str | None = None) -> Any:
+def nin_block(
+    x: Any,
+    filters: int,
+    kernel_size: int,
+    *,
+    strides: int = 1,
+    padding: str = "same",
+    name: str | None = None,
+) -> Any:
     """Network-in-Network block: a k x k convolution then two 1x1 convolutions, all ReLU.
 
     The 1x1 convolutions are a small MLP applied at every pixel across the channels.
@@ -240,8 +297,14 @@ def nin_block(x: Any, filters: int, kernel_size: int, *, strides: int = 1, paddi
     Returns:
         ``(batch, H', W', filters)`` with ``H'`` set by the first convolution.
     """
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, activation="relu",
-                      name=_name(name, "conv"))(x)
+    x = layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        activation="relu",
+        name=_name(name, "conv"),
+    )(x)
     x = layers.Conv2D(filters, 1, activation="relu", name=_name(name, "mlp1"))(x)
     return layers.Conv2D(filters, 1, activation="relu", name=_name(name, "mlp2"))(x)
 
@@ -249,13 +312,29 @@ def nin_block(x: Any, filters: int, kernel_size: int, *, strides: int = 1, paddi
 def _spatial_conv(x: Any, filters: int, k: int, factorize: bool, name: str | None) -> Any:
     """A k x k ReLU convolution, or with ``factorize`` a 1 x k followed by a k x 1."""
     if not factorize:
-        return layers.Conv2D(filters, k, padding="same", activation="relu", name=_name(name, f"{k}x{k}"))(x)
-    x = layers.Conv2D(filters, (1, k), padding="same", activation="relu", name=_name(name, f"1x{k}"))(x)
-    return layers.Conv2D(filters, (k, 1), padding="same", activation="relu", name=_name(name, f"{k}x1"))(x)
+        return layers.Conv2D(
+            filters, k, padding="same", activation="relu", name=_name(name, f"{k}x{k}")
+        )(x)
+    x = layers.Conv2D(
+        filters, (1, k), padding="same", activation="relu", name=_name(name, f"1x{k}")
+    )(x)
+    return layers.Conv2D(
+        filters, (k, 1), padding="same", activation="relu", name=_name(name, f"{k}x1")
+    )(x)
 
 
-def inception_block(x: Any, f1: int, f3_reduce: int, f3: int, f5_reduce: int, f5: int, pool_proj: int, *,
-                    factorize: bool = False, name: str | None = None) -> Any:
+def inception_block(
+    x: Any,
+    f1: int,
+    f3_reduce: int,
+    f3: int,
+    f5_reduce: int,
+    f5: int,
+    pool_proj: int,
+    *,
+    factorize: bool = False,
+    name: str | None = None,
+) -> Any:
     """GoogLeNet's Inception module with dimension reductions: four parallel branches.
 
     Branches (all ReLU, same padding): 1x1 (``f1``); 1x1 (``f3_reduce``) -> 3x3 (``f3``);
@@ -283,8 +362,15 @@ def inception_block(x: Any, f1: int, f3_reduce: int, f3: int, f5_reduce: int, f5
     return layers.Concatenate(name=_name(name, "concat"))([b1, b3, b5, bp])
 
 
-def bottleneck_block(x: Any, filters: int, stride: int = 1, expansion: int = 4, *, use_bias: bool = False,
-                     name: str | None = None) -> Any:
+def bottleneck_block(
+    x: Any,
+    filters: int,
+    stride: int = 1,
+    expansion: int = 4,
+    *,
+    use_bias: bool = False,
+    name: str | None = None,
+) -> Any:
     """ResNet-50's bottleneck block: 1x1 reduce -> 3x3 -> 1x1 expand, plus the shortcut.
 
     ``F`` = conv 1x1 (``filters``) -> BN -> ReLU -> conv 3x3 (``filters``, stride) -> BN ->
@@ -306,21 +392,37 @@ def bottleneck_block(x: Any, filters: int, stride: int = 1, expansion: int = 4, 
     """
     out_channels = expansion * filters
     y = x
-    for i, (channels, kernel, step) in enumerate(((filters, 1, 1), (filters, 3, stride), (out_channels, 1, 1)), 1):
-        y = layers.Conv2D(channels, kernel, strides=step, padding="same", use_bias=use_bias,
-                          name=_name(name, f"{i}_conv"))(y)
+    for i, (channels, kernel, step) in enumerate(
+        ((filters, 1, 1), (filters, 3, stride), (out_channels, 1, 1)), 1
+    ):
+        y = layers.Conv2D(
+            channels,
+            kernel,
+            strides=step,
+            padding="same",
+            use_bias=use_bias,
+            name=_name(name, f"{i}_conv"),
+        )(y)
         y = layers.BatchNormalization(name=_name(name, f"{i}_bn"))(y)
         if i < 3:
             y = layers.ReLU(name=_name(name, f"{i}_relu"))(y)
     if stride != 1 or x.shape[-1] != out_channels:  # shapes differ: project with a 1x1 conv
-        x = layers.Conv2D(out_channels, 1, strides=stride, padding="same", use_bias=use_bias,
-                          name=_name(name, "proj_conv"))(x)
+        x = layers.Conv2D(
+            out_channels,
+            1,
+            strides=stride,
+            padding="same",
+            use_bias=use_bias,
+            name=_name(name, "proj_conv"),
+        )(x)
         x = layers.BatchNormalization(name=_name(name, "proj_bn"))(x)
     y = layers.Add(name=_name(name, "add"))([y, x])
     return layers.ReLU(name=_name(name, "out"))(y)
 
 
-def dense_block(x: Any, n_layers: int, growth_rate: int, *, bottleneck: bool = True, name: str | None = None) -> Any:
+def dense_block(
+    x: Any, n_layers: int, growth_rate: int, *, bottleneck: bool = True, name: str | None = None
+) -> Any:
     """DenseNet block: every layer sees the concatenation of all earlier feature maps.
 
     Each of the ``n_layers`` layers is BN -> ReLU -> [conv 1x1 (``4 * growth_rate``) -> BN
@@ -341,10 +443,14 @@ def dense_block(x: Any, n_layers: int, growth_rate: int, *, bottleneck: bool = T
         y = layers.BatchNormalization(name=_name(name, f"{i}_bn0"))(x)
         y = layers.ReLU(name=_name(name, f"{i}_relu0"))(y)
         if bottleneck:
-            y = layers.Conv2D(4 * growth_rate, 1, use_bias=False, name=_name(name, f"{i}_conv1x1"))(y)
+            y = layers.Conv2D(4 * growth_rate, 1, use_bias=False, name=_name(name, f"{i}_conv1x1"))(
+                y
+            )
             y = layers.BatchNormalization(name=_name(name, f"{i}_bn1"))(y)
             y = layers.ReLU(name=_name(name, f"{i}_relu1"))(y)
-        y = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False, name=_name(name, f"{i}_conv3x3"))(y)
+        y = layers.Conv2D(
+            growth_rate, 3, padding="same", use_bias=False, name=_name(name, f"{i}_conv3x3")
+        )(y)
         x = layers.Concatenate(name=_name(name, f"{i}_concat"))([x, y])
     return x
 
@@ -358,8 +464,11 @@ class LayerScale(layers.Layer):
         self.init_value = init_value
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
-        self.gamma = self.add_weight(shape=(input_shape[-1],), name="gamma",
-                                     initializer=keras.initializers.Constant(self.init_value))
+        self.gamma = self.add_weight(
+            shape=(input_shape[-1],),
+            name="gamma",
+            initializer=keras.initializers.Constant(self.init_value),
+        )
 
     def call(self, x: Any) -> Any:
         return x * self.gamma
@@ -368,7 +477,9 @@ class LayerScale(layers.Layer):
         return {**super().get_config(), "init_value": self.init_value}
 
 
-def convnext_block(x: Any, dim: int, *, layer_scale: float | None = 1e-6, name: str | None = None) -> Any:
+def convnext_block(
+    x: Any, dim: int, *, layer_scale: float | None = 1e-6, name: str | None = None
+) -> Any:
     """ConvNeXt block (Liu et al., 2022): depthwise 7x7 -> LayerNorm -> inverted bottleneck.
 
     ``y = x + gamma * Dense_dim(GELU(Dense_4dim(LayerNorm(DepthwiseConv7x7(x)))))``: the
@@ -387,7 +498,9 @@ def convnext_block(x: Any, dim: int, *, layer_scale: float | None = 1e-6, name: 
         ``(batch, H, W, dim)``.
     """
     if x.shape[-1] != dim:
-        raise ValueError(f"convnext_block needs an input with dim={dim} channels, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"convnext_block needs an input with dim={dim} channels, got shape {tuple(x.shape)}"
+        )
     y = layers.DepthwiseConv2D(7, padding="same", name=_name(name, "depthwise"))(x)
     y = layers.LayerNormalization(epsilon=1e-6, name=_name(name, "layernorm"))(y)
     y = layers.Dense(4 * dim, name=_name(name, "expand"))(y)  # 1x1 conv, (H, W, 4 dim)
@@ -403,14 +516,19 @@ class PositionEmbedding(layers.Layer):
     """Add a learned vector per position to a sequence ``(batch, n, dim)``."""
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
-        self.embedding = self.add_weight(shape=tuple(input_shape[1:]), name="embedding",
-                                         initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self.embedding = self.add_weight(
+            shape=tuple(input_shape[1:]),
+            name="embedding",
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+        )
 
     def call(self, x: Any) -> Any:
         return x + self.embedding
 
 
-def patch_embedding(x: Any, patch_size: int, dim: int, *, position: bool = True, name: str | None = None) -> Any:
+def patch_embedding(
+    x: Any, patch_size: int, dim: int, *, position: bool = True, name: str | None = None
+) -> Any:
     """Vision Transformer patch embedding: cut the image into patches, project each to ``dim``.
 
     A Conv2D with kernel = stride = ``patch_size`` applies the same linear map to every
@@ -438,19 +556,29 @@ def patch_embedding(x: Any, patch_size: int, dim: int, *, position: bool = True,
 
 # -------------------------------------------------------------------------------- counters
 
-_CONV = (layers.Conv1D, layers.Conv2D, layers.Conv3D, layers.DepthwiseConv1D, layers.DepthwiseConv2D)
+_CONV = (
+    layers.Conv1D,
+    layers.Conv2D,
+    layers.Conv3D,
+    layers.DepthwiseConv1D,
+    layers.DepthwiseConv2D,
+)
 _TRANSPOSED = (layers.Conv1DTranspose, layers.Conv2DTranspose, layers.Conv3DTranspose)
 _SEPARABLE = (layers.SeparableConv1D, layers.SeparableConv2D)
 
 
 def _positions(layer: layers.Layer, shape: tuple[int | None, ...]) -> int:
-    """Number of positions a kernel is applied at: the product of the non-batch, non-channel sizes."""
-    dims = shape[2:] if getattr(layer, "data_format", "channels_last") == "channels_first" else shape[1:-1]
+    """Positions a kernel is applied at: the product of the non-batch, non-channel sizes."""
+    dims = (
+        shape[2:]
+        if getattr(layer, "data_format", "channels_last") == "channels_first"
+        else shape[1:-1]
+    )
     return math.prod(int(d) for d in dims)
 
 
 def _layer_weights_and_macs(layer: layers.Layer) -> tuple[int, int]:
-    """``(weights, macs)`` of one Conv/Dense layer (kernels only, no biases); ``(0, 0)`` otherwise."""
+    """``(weights, macs)`` of one Conv/Dense layer (kernels only, no biases), else ``(0, 0)``."""
     if isinstance(layer, _SEPARABLE):
         weights = math.prod(layer.depthwise_kernel.shape) + math.prod(layer.pointwise_kernel.shape)
         return weights, _positions(layer, layer.output.shape) * weights
@@ -460,7 +588,11 @@ def _layer_weights_and_macs(layer: layers.Layer) -> tuple[int, int]:
     if isinstance(layer, (*_CONV, layers.Dense)):  # (groups are already in the kernel's shape)
         weights = math.prod(layer.kernel.shape)
         dense_positions = math.prod(int(d) for d in layer.output.shape[1:-1])
-        positions = dense_positions if isinstance(layer, layers.Dense) else _positions(layer, layer.output.shape)
+        positions = (
+            dense_positions
+            if isinstance(layer, layers.Dense)
+            else _positions(layer, layer.output.shape)
+        )
         return weights, positions * weights
     return 0, 0
 
@@ -507,12 +639,18 @@ def layer_stats(model: keras.Model) -> list[LayerStats]:
         if isinstance(layer, layers.InputLayer):
             continue
         if isinstance(layer, keras.Model):
-            rows += [LayerStats(f"{layer.name}/{r.name}", r.kind, r.output_shape, r.weights, r.params, r.macs)
-                     for r in layer_stats(layer)]
+            rows += [
+                LayerStats(
+                    f"{layer.name}/{r.name}", r.kind, r.output_shape, r.weights, r.params, r.macs
+                )
+                for r in layer_stats(layer)
+            ]
             continue
         weights, macs = _layer_weights_and_macs(layer)
         shape = tuple(layer.output.shape[1:]) if not isinstance(layer.output, (list, tuple)) else ()
-        rows.append(LayerStats(layer.name, type(layer).__name__, shape, weights, layer.count_params(), macs))
+        rows.append(
+            LayerStats(layer.name, type(layer).__name__, shape, weights, layer.count_params(), macs)
+        )
     return rows
 
 
@@ -548,23 +686,32 @@ def stats_table(model: keras.Model, *, only_counted: bool = False) -> str:
     """
     rows = [r for r in layer_stats(model) if r.weights or r.macs or not only_counted]
     total_w = max(1, sum(r.weights for r in rows))
-    lines = [f"{'layer':<26}{'type':<20}{'output shape':<17}{'weights':>12}{'':7}{'params':>13}{'MACs':>16}"]
+    lines = [
+        f"{'layer':<26}{'type':<20}{'output shape':<17}{'weights':>12}{'':7}"
+        f"{'params':>13}{'MACs':>16}"
+    ]
     for r in rows:
         share = f" ({r.weights / total_w:4.0%})" if r.weights else ""
-        lines.append(f"{r.name[:25]:<26}{r.kind[:19]:<20}{str(r.output_shape)[:16]:<17}"
-                     f"{r.weights:>12,}{share:<7}{r.params:>13,}{r.macs:>16,}")
-    lines.append(f"{'total':<63}{sum(r.weights for r in rows):>12,}{'':7}{model.count_params():>13,}"
-                 f"{sum(r.macs for r in rows):>16,}")
+        lines.append(
+            f"{r.name[:25]:<26}{r.kind[:19]:<20}{str(r.output_shape)[:16]:<17}"
+            f"{r.weights:>12,}{share:<7}{r.params:>13,}{r.macs:>16,}"
+        )
+    lines.append(
+        f"{'total':<63}{sum(r.weights for r in rows):>12,}{'':7}{model.count_params():>13,}"
+        f"{sum(r.macs for r in rows):>16,}"
+    )
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ segmentation (lab 13)
 
+
 def _seg_conv_block(x: Any, filters: int, *, batch_norm: bool, name: str) -> Any:
     """Two 3x3 convolutions (same padding), each followed by BatchNorm (optional) and ReLU."""
     for i in (1, 2):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm,
-                          name=f"{name}_conv{i}")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", use_bias=not batch_norm, name=f"{name}_conv{i}"
+        )(x)
         if batch_norm:
             x = layers.BatchNormalization(momentum=_SHORT_RUN_MOMENTUM, name=f"{name}_bn{i}")(x)
         x = layers.ReLU(name=f"{name}_relu{i}")(x)
@@ -572,15 +719,22 @@ def _seg_conv_block(x: Any, filters: int, *, batch_norm: bool, name: str) -> Any
 
 
 def _check_divisible(input_shape: tuple[int, int, int], levels: int, what: str) -> None:
-    factor = 2 ** levels
+    factor = 2**levels
     if any(d is not None and d % factor for d in input_shape[:2]):
-        raise ValueError(f"{what}: height and width must be multiples of {factor} "
-                         f"({levels} poolings), got input_shape={tuple(input_shape)}")
+        raise ValueError(
+            f"{what}: height and width must be multiples of {factor} "
+            f"({levels} poolings), got input_shape={tuple(input_shape)}"
+        )
 
 
-def unet(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 4, *,
-         filters: tuple[int, ...] = (16, 32, 64, 128), batch_norm: bool = True,
-         name: str = "unet") -> keras.Model:
+def unet(
+    input_shape: tuple[int, int, int] = (64, 64, 3),
+    num_classes: int = 4,
+    *,
+    filters: tuple[int, ...] = (16, 32, 64, 128),
+    batch_norm: bool = True,
+    name: str = "unet",
+) -> keras.Model:
     """U-Net (Ronneberger et al., 2015) with same padding: encoder, decoder, skips, 1x1 head.
 
     Encoder level ``i`` (``filters[i]`` for all but the last entry): two 3x3 convolutions,
@@ -624,9 +778,15 @@ def unet(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 4, 
     return keras.Model(inputs, outputs, name=name)
 
 
-def fcn(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 4, *,
-        filters: tuple[int, ...] = (16, 32, 64), skips: bool = True, batch_norm: bool = True,
-        name: str | None = None) -> keras.Model:
+def fcn(
+    input_shape: tuple[int, int, int] = (64, 64, 3),
+    num_classes: int = 4,
+    *,
+    filters: tuple[int, ...] = (16, 32, 64),
+    skips: bool = True,
+    batch_norm: bool = True,
+    name: str | None = None,
+) -> keras.Model:
     """A small fully convolutional network (Long et al., 2015), FCN-32s or FCN-8s style.
 
     Encoder: per entry of ``filters``, two 3x3 convolutions and 2x2 max pooling, down to
@@ -663,13 +823,15 @@ def fcn(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 4, *
         pooled.append(x)
     scores = layers.Conv2D(num_classes, 1, name=f"score{levels}")(x)  # class scores at 1 / 2^L
     if not skips:
-        factor = 2 ** levels
-        scores = layers.Conv2DTranspose(num_classes, 2 * factor, strides=factor, padding="same",
-                                        name=f"up_x{factor}")(scores)
+        factor = 2**levels
+        scores = layers.Conv2DTranspose(
+            num_classes, 2 * factor, strides=factor, padding="same", name=f"up_x{factor}"
+        )(scores)
     else:
         for i in range(levels - 1, -1, -1):
-            scores = layers.Conv2DTranspose(num_classes, 4, strides=2, padding="same",
-                                            name=f"up{i}")(scores)
+            scores = layers.Conv2DTranspose(
+                num_classes, 4, strides=2, padding="same", name=f"up{i}"
+            )(scores)
             if i > 0:  # fuse the pooled map of the same resolution
                 side = layers.Conv2D(num_classes, 1, name=f"score{i}")(pooled[i - 1])
                 scores = layers.Add(name=f"fuse{i}")([scores, side])
@@ -681,13 +843,36 @@ def fcn(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 4, *
 
 # DarkNet-19 (Redmon and Farhadi, 2017, table 6): (filters, kernel) per convolution, "M" a
 # 2x2/2 max pooling. The classifier's last 1x1 convolution (1000 filters) is added after.
-_DARKNET19 = ((32, 3), "M", (64, 3), "M", (128, 3), (64, 1), (128, 3), "M",
-              (256, 3), (128, 1), (256, 3), "M", (512, 3), (256, 1), (512, 3), (256, 1), (512, 3),
-              "M", (1024, 3), (512, 1), (1024, 3), (512, 1), (1024, 3))
+_DARKNET19 = (
+    (32, 3),
+    "M",
+    (64, 3),
+    "M",
+    (128, 3),
+    (64, 1),
+    (128, 3),
+    "M",
+    (256, 3),
+    (128, 1),
+    (256, 3),
+    "M",
+    (512, 3),
+    (256, 1),
+    (512, 3),
+    (256, 1),
+    (512, 3),
+    "M",
+    (1024, 3),
+    (512, 1),
+    (1024, 3),
+    (512, 1),
+    (1024, 3),
+)
 
 
-def darknet19(input_shape: tuple[int, int, int] = (224, 224, 3),
-              num_classes: int = 1000) -> keras.Model:
+def darknet19(
+    input_shape: tuple[int, int, int] = (224, 224, 3), num_classes: int = 1000
+) -> keras.Model:
     """DarkNet-19, YOLOv2's classification backbone, as in the course slides' layer table.
 
     18 convolutions (3x3 and 1x1, same padding, no bias, each followed by BatchNorm and a
@@ -725,8 +910,13 @@ def darknet19(input_shape: tuple[int, int, int] = (224, 224, 3),
     return keras.Model(inputs, outputs, name="darknet19")
 
 
-def tiny_grid_detector(input_shape: tuple[int, int, int] = (64, 64, 3), num_classes: int = 3, *,
-                       width: int = 16, stride: int = 8) -> keras.Model:
+def tiny_grid_detector(
+    input_shape: tuple[int, int, int] = (64, 64, 3),
+    num_classes: int = 3,
+    *,
+    width: int = 16,
+    stride: int = 8,
+) -> keras.Model:
     """A tiny single-stage detector: a small CNN whose output is one prediction per grid cell.
 
     The YOLO idea at toy scale. Input pixels in [0, 255] are rescaled to [0, 1]; then
@@ -750,7 +940,7 @@ def tiny_grid_detector(input_shape: tuple[int, int, int] = (64, 64, 3), num_clas
         class logits.
     """
     levels = int(round(math.log2(stride)))
-    if stride < 1 or 2 ** levels != stride:
+    if stride < 1 or 2**levels != stride:
         raise ValueError(f"stride must be a power of two, got {stride!r}")
     _check_divisible(input_shape, levels, "tiny_grid_detector")
     inputs = keras.Input(input_shape)
@@ -758,16 +948,21 @@ def tiny_grid_detector(input_shape: tuple[int, int, int] = (64, 64, 3), num_clas
     for i in range(1, levels + 1):
         x = _seg_conv_block(x, width * 2 ** (i - 1), batch_norm=True, name=f"stage{i}")
         x = layers.MaxPooling2D(2, name=f"pool{i}")(x)  # (H / 2^i, W / 2^i, width 2^(i-1))
-    x = _seg_conv_block(x, width * 2 ** levels, batch_norm=True, name="grid")  # (S, S, width 2^L)
+    x = _seg_conv_block(x, width * 2**levels, batch_norm=True, name="grid")  # (S, S, width 2^L)
     outputs = layers.Conv2D(5 + num_classes, 1, name="head")(x)  # (S, S, 5 + classes)
     return keras.Model(inputs, outputs, name="tiny_grid_detector")
 
 
 # ------------------------------------------------------------------- transfer learning (lab 11)
 
-def small_backbone(input_shape: tuple[int, int, int] = (32, 32, 3),
-                   widths: tuple[int, ...] = (32, 64, 128), *, momentum: float = 0.9,
-                   name: str = "backbone") -> keras.Model:
+
+def small_backbone(
+    input_shape: tuple[int, int, int] = (32, 32, 3),
+    widths: tuple[int, ...] = (32, 64, 128),
+    *,
+    momentum: float = 0.9,
+    name: str = "backbone",
+) -> keras.Model:
     """A small VGG-style feature extractor with BatchNorm: the backbone that lab 11 pretrains.
 
     Block ``b`` (1-based) is two ``Conv2D 3x3 (no bias) -> BatchNormalization -> ReLU``
@@ -793,8 +988,7 @@ def small_backbone(input_shape: tuple[int, int, int] = (32, 32, 3),
     x = inputs
     for b, width in enumerate(widths, start=1):
         for j in (1, 2):
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False,
-                              name=f"block{b}_conv{j}")(x)
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{b}_conv{j}")(x)
             x = layers.BatchNormalization(momentum=momentum, name=f"block{b}_bn{j}")(x)
             x = layers.ReLU(name=f"block{b}_relu{j}")(x)
         if b < len(widths):

@@ -34,15 +34,25 @@ def _prefix_params(model: keras.Model, prefix: str) -> int:
 
 # ------------------------------------------------------------------------ syllabus numbers
 
+
 def test_lenet5_weights_and_the_78_percent_in_c5():
     model = models.lenet5()
     stats = {row.name: row for row in models.layer_stats(model)}
-    assert models.count_weights(model) == 61_470 == 5 * 5 * 1 * 6 + 5 * 5 * 6 * 16 + 400 * 120 + 120 * 84 + 84 * 10
+    assert (
+        models.count_weights(model)
+        == 61_470
+        == 5 * 5 * 1 * 6 + 5 * 5 * 6 * 16 + 400 * 120 + 120 * 84 + 84 * 10
+    )
     assert stats["c5"].weights == 48_000
     assert round(100 * stats["c5"].weights / models.count_weights(model)) == 78
     assert model.count_params() == 61_470 + 6 + 16 + 120 + 84 + 10
     assert [stats[n].output_shape for n in ("c1", "s2", "c3", "s4", "flatten")] == [
-        (28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16), (400,)]
+        (28, 28, 6),
+        (14, 14, 6),
+        (10, 10, 16),
+        (5, 5, 16),
+        (400,),
+    ]
     assert model.output.shape == (None, 10)
 
 
@@ -56,8 +66,11 @@ def test_three_3x3_convs_cost_27c2_one_7x7_costs_49c2(c):
 
 def test_1xn_plus_nx1_is_a_third_cheaper_than_nxn_for_n3():
     c = 32
-    factorized = _conv_weights(layers.Conv2D(c, (1, 3), padding="same", use_bias=False),
-                               layers.Conv2D(c, (3, 1), padding="same", use_bias=False), channels=c)
+    factorized = _conv_weights(
+        layers.Conv2D(c, (1, 3), padding="same", use_bias=False),
+        layers.Conv2D(c, (3, 1), padding="same", use_bias=False),
+        channels=c,
+    )
     full = _conv_weights(layers.Conv2D(c, 3, padding="same", use_bias=False), channels=c)
     assert (factorized, full) == (6 * c * c, 9 * c * c)
     assert math.isclose(1 - factorized / full, 1 / 3)
@@ -72,10 +85,27 @@ def test_vgg16_parameters_and_macs_against_its_table():
     vgg16 = keras.applications.VGG16(weights=None)
     assert vgg16.count_params() == 138_357_544
     # By hand from the VGG table: (feature map side, C_in, C_out) of the 13 convolutions.
-    convs = [(224, 3, 64), (224, 64, 64), (112, 64, 128), (112, 128, 128), (56, 128, 256), (56, 256, 256),
-             (56, 256, 256), (28, 256, 512), (28, 512, 512), (28, 512, 512), (14, 512, 512), (14, 512, 512),
-             (14, 512, 512)]
-    hand = sum(s * s * 9 * cin * cout for s, cin, cout in convs) + 7 * 7 * 512 * 4096 + 4096 * 4096 + 4096 * 1000
+    convs = [
+        (224, 3, 64),
+        (224, 64, 64),
+        (112, 64, 128),
+        (112, 128, 128),
+        (56, 128, 256),
+        (56, 256, 256),
+        (56, 256, 256),
+        (28, 256, 512),
+        (28, 512, 512),
+        (28, 512, 512),
+        (14, 512, 512),
+        (14, 512, 512),
+        (14, 512, 512),
+    ]
+    hand = (
+        sum(s * s * 9 * cin * cout for s, cin, cout in convs)
+        + 7 * 7 * 512 * 4096
+        + 4096 * 4096
+        + 4096 * 1000
+    )
     assert models.count_macs(vgg16) == hand
     # Our vgg_block stack reproduces the convolutional part exactly.
     x = inputs = keras.Input((224, 224, 3))
@@ -88,12 +118,19 @@ def test_vgg16_parameters_and_macs_against_its_table():
 
 def test_resnet50_parameters_and_macs(resnet50):
     assert resnet50.count_params() == 25_636_712
-    assert 3.8e9 < models.count_macs(resnet50) < 3.9e9  # the paper's table: 3.8 x 10^9 multiply-adds
+    assert (
+        3.8e9 < models.count_macs(resnet50) < 3.9e9
+    )  # the paper's table: 3.8 x 10^9 multiply-adds
 
 
-@pytest.mark.parametrize("shape, filters, stride, prefix", [((56, 56, 64), 64, 1, "conv2_block1_"),
-                                                            ((56, 56, 256), 64, 1, "conv2_block2_"),
-                                                            ((56, 56, 256), 128, 2, "conv3_block1_")])
+@pytest.mark.parametrize(
+    "shape, filters, stride, prefix",
+    [
+        ((56, 56, 64), 64, 1, "conv2_block1_"),
+        ((56, 56, 256), 64, 1, "conv2_block2_"),
+        ((56, 56, 256), 128, 2, "conv3_block1_"),
+    ],
+)
 def test_bottleneck_block_matches_resnet50(resnet50, shape, filters, stride, prefix):
     x = keras.Input(shape)
     y = models.bottleneck_block(x, filters, stride, use_bias=True)
@@ -102,6 +139,7 @@ def test_bottleneck_block_matches_resnet50(resnet50, shape, filters, stride, pre
 
 
 # ------------------------------------------------------------------------- the MAC counter
+
 
 def test_count_macs_by_hand_on_a_small_net():
     inputs = keras.Input((8, 8, 3))
@@ -119,7 +157,9 @@ def test_count_macs_by_hand_on_a_small_net():
 
 
 def test_count_macs_separable_transposed_and_nested():
-    inner = keras.Sequential([keras.Input((4, 4, 2)), layers.Conv2DTranspose(3, 2, strides=2)], name="inner")
+    inner = keras.Sequential(
+        [keras.Input((4, 4, 2)), layers.Conv2DTranspose(3, 2, strides=2)], name="inner"
+    )
     inputs = keras.Input((4, 4, 2))
     x = inner(inputs)  # every one of the 4*4 input positions scatters 2*2*2*3 weights: 384
     x = layers.SeparableConv2D(5, 3, padding="same")(x)  # 8*8 * (3*3*3 + 3*5) = 2,688
@@ -130,17 +170,23 @@ def test_count_macs_separable_transposed_and_nested():
 
 def test_alexnet_reproduces_the_slide_table():
     stats = {row.name: row for row in models.layer_stats(models.alexnet_like())}
-    assert (stats["conv1"].weights, stats["conv1"].macs) == (11 * 11 * 3 * 96, 54 * 54 * 11 * 11 * 3 * 96)
+    assert (stats["conv1"].weights, stats["conv1"].macs) == (
+        11 * 11 * 3 * 96,
+        54 * 54 * 11 * 11 * 3 * 96,
+    )
     assert (stats["conv2"].weights, stats["conv2"].macs) == (614_400, 26 * 26 * 614_400)
     assert stats["fc6"].weights == 5 * 5 * 256 * 4096
     assert stats["pool5"].output_shape == (5, 5, 256)
 
 
 def test_lenet_macs_by_hand():
-    assert models.count_macs(models.lenet5()) == 28 * 28 * 150 + 10 * 10 * 2400 + 48_000 + 10_080 + 840
+    assert (
+        models.count_macs(models.lenet5()) == 28 * 28 * 150 + 10 * 10 * 2400 + 48_000 + 10_080 + 840
+    )
 
 
 # --------------------------------------------------------------------------------- blocks
+
 
 def test_block_output_shapes():
     x = keras.Input((32, 32, 16))
@@ -162,22 +208,43 @@ def test_inception_3a_channels_and_macs():
     y = models.inception_block(x, 64, 96, 128, 16, 32, 32)
     assert y.shape == (None, 28, 28, 256)
     weights = 192 * 64 + 192 * 96 + 9 * 96 * 128 + 192 * 16 + 25 * 16 * 32 + 192 * 32
-    assert models.count_macs(keras.Model(x, y)) == 28 * 28 * weights == 128_049_152  # GoogLeNet table: 128M
+    assert (
+        models.count_macs(keras.Model(x, y)) == 28 * 28 * weights == 128_049_152
+    )  # GoogLeNet table: 128M
     yf = models.inception_block(x, 64, 96, 128, 16, 32, 32, factorize=True)
     assert yf.shape == (None, 28, 28, 256)
-    # 96 -> 128 by 3x3 becomes 96 -> 128 by 1x3 then 128 -> 128 by 3x1; the same for 16 -> 32 by 5x5.
-    factorized = weights - 9 * 96 * 128 + 3 * 96 * 128 + 3 * 128 * 128 - 25 * 16 * 32 + 5 * 16 * 32 + 5 * 32 * 32
+    # 96 -> 128 by 3x3 becomes 96 -> 128 by 1x3 then 128 -> 128 by 3x1; the same for 16 -> 32
+    # by 5x5.
+    factorized = (
+        weights
+        - 9 * 96 * 128
+        + 3 * 96 * 128
+        + 3 * 128 * 128
+        - 25 * 16 * 32
+        + 5 * 16 * 32
+        + 5 * 32 * 32
+    )
     assert models.count_weights(keras.Model(x, yf)) == factorized
 
 
 def test_dense_and_convnext_blocks_parameters_by_hand():
     x = keras.Input((56, 56, 64))
     dense = keras.Model(x, models.dense_block(x, 6, 32))
-    channels = [64 + 32 * i for i in range(6)]  # DenseNet-121's first block, BN has 4 params per channel
-    assert dense.count_params() == sum(4 * c + c * 128 + 4 * 128 + 9 * 128 * 32 for c in channels) == 338_304
+    channels = [
+        64 + 32 * i for i in range(6)
+    ]  # DenseNet-121's first block, BN has 4 params per channel
+    assert (
+        dense.count_params()
+        == sum(4 * c + c * 128 + 4 * 128 + 9 * 128 * 32 for c in channels)
+        == 338_304
+    )
     y = keras.Input((56, 56, 96))
     block = keras.Model(y, models.convnext_block(y, 96))  # ConvNeXt-T stage 1 block
-    assert block.count_params() == (49 * 96 + 96) + 2 * 96 + (96 * 384 + 384) + (384 * 96 + 96) + 96 == 79_296
+    assert (
+        block.count_params()
+        == (49 * 96 + 96) + 2 * 96 + (96 * 384 + 384) + (384 * 96 + 96) + 96
+        == 79_296
+    )
     assert models.count_macs(block) == 56 * 56 * (49 * 96 + 2 * 96 * 384)
 
 
@@ -187,7 +254,9 @@ def test_patch_embedding_is_a_linear_map_of_each_flattened_patch():
     x = keras.Input((8, 12, 3))
     model = keras.Model(x, models.patch_embedding(x, 4, 5, position=False))
     kernel, bias = model.layers[1].get_weights()  # (4, 4, 3, 5), (5,)
-    patches = images.reshape(2, 2, 4, 3, 4, 3).transpose(0, 1, 3, 2, 4, 5).reshape(2, 6, 48)  # row by row
+    patches = (
+        images.reshape(2, 2, 4, 3, 4, 3).transpose(0, 1, 3, 2, 4, 5).reshape(2, 6, 48)
+    )  # row by row
     expected = patches @ kernel.reshape(48, 5) + bias
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-5)
 
@@ -205,13 +274,22 @@ def _basic_block(x, filters, stride):
 
 def test_small_resnet_and_plainnet_have_the_same_depth():
     res, plain = models.small_resnet(20, _basic_block, width=8), models.small_plainnet(20, width=8)
-    is_projection = lambda l: isinstance(l, layers.Conv2D) and l.kernel_size == (1, 1)  # noqa: E731
-    weighted = lambda m: [l for l in m.layers if isinstance(l, (layers.Conv2D, layers.Dense)) and not is_projection(l)]  # noqa: E731
+
+    def is_projection(layer):
+        return isinstance(layer, layers.Conv2D) and layer.kernel_size == (1, 1)
+
+    def weighted(model):
+        kinds = (layers.Conv2D, layers.Dense)
+        return [l for l in model.layers if isinstance(l, kinds) and not is_projection(l)]
+
     assert len(weighted(res)) == len(weighted(plain)) == 20
     projections = [l for l in res.layers if is_projection(l)]
     projection_bns = 4 * (16 + 32)  # the BatchNorms after the two projections: 4 per channel
     assert len(projections) == 2
-    assert res.count_params() - plain.count_params() == sum(l.count_params() for l in projections) + projection_bns
+    assert (
+        res.count_params() - plain.count_params()
+        == sum(l.count_params() for l in projections) + projection_bns
+    )
     assert not any(isinstance(l, layers.Add) for l in plain.layers)
     assert sum(isinstance(l, layers.Add) for l in res.layers) == 9
     assert res.output.shape == plain.output.shape == (None, 10)
@@ -244,14 +322,20 @@ def test_no_residual_block_in_the_library():
 
 # ------------------------------------------------------------------ segmentation (lab 13)
 
+
 def test_unet_shapes_skips_and_parameters_by_hand():
     model = models.unet((16, 16, 3), 2, filters=(4, 8), batch_norm=False)
     conv = lambda k, c_in, c_out: k * k * c_in * c_out + c_out  # noqa: E731 (weights + biases)
-    expected = (conv(3, 3, 4) + conv(3, 4, 4)  # enc1 at 16x16
-                + conv(3, 4, 8) + conv(3, 8, 8)  # bottleneck at 8x8
-                + conv(2, 8, 4)  # up1: 2x2 transposed convolution, stride 2
-                + conv(3, 8, 4) + conv(3, 4, 4)  # dec1 on the concatenation (4 + 4 channels)
-                + conv(1, 4, 2))  # head
+    expected = (
+        conv(3, 3, 4)
+        + conv(3, 4, 4)  # enc1 at 16x16
+        + conv(3, 4, 8)
+        + conv(3, 8, 8)  # bottleneck at 8x8
+        + conv(2, 8, 4)  # up1: 2x2 transposed convolution, stride 2
+        + conv(3, 8, 4)
+        + conv(3, 4, 4)  # dec1 on the concatenation (4 + 4 channels)
+        + conv(1, 4, 2)
+    )  # head
     assert model.count_params() == expected == 1722
     assert model.get_layer("concat1").output.shape == (None, 16, 16, 8)
     assert model.get_layer("up1").output.shape == (None, 16, 16, 4)
@@ -291,10 +375,27 @@ def test_fcn_with_and_without_skips():
 # ------------------------------------------------------------------------ detection (lab 12)
 
 # The slides' DarkNet-19 table: (filters, kernel, output side at 224) of every convolution.
-_DARKNET19_TABLE = [(32, 3, 224), (64, 3, 112), (128, 3, 56), (64, 1, 56), (128, 3, 56),
-                    (256, 3, 28), (128, 1, 28), (256, 3, 28), (512, 3, 14), (256, 1, 14),
-                    (512, 3, 14), (256, 1, 14), (512, 3, 14), (1024, 3, 7), (512, 1, 7),
-                    (1024, 3, 7), (512, 1, 7), (1024, 3, 7), (1000, 1, 7)]
+_DARKNET19_TABLE = [
+    (32, 3, 224),
+    (64, 3, 112),
+    (128, 3, 56),
+    (64, 1, 56),
+    (128, 3, 56),
+    (256, 3, 28),
+    (128, 1, 28),
+    (256, 3, 28),
+    (512, 3, 14),
+    (256, 1, 14),
+    (512, 3, 14),
+    (256, 1, 14),
+    (512, 3, 14),
+    (1024, 3, 7),
+    (512, 1, 7),
+    (1024, 3, 7),
+    (512, 1, 7),
+    (1024, 3, 7),
+    (1000, 1, 7),
+]
 
 
 def _darknet19_by_hand(side: int) -> tuple[int, int]:
@@ -360,6 +461,7 @@ def test_small_backbone_layers_parameters_and_macs():
     assert models.count_macs(model) == sum(c * s * s for c, s in zip(conv, sizes)) == 38_633_472
     small = models.small_backbone((16, 16, 3), (8, 16))
     assert small.output.shape == (None, 16) and small.count_params() == (
-        9 * (3 * 8 + 8 * 8 + 8 * 16 + 16 * 16) + 4 * 2 * (8 + 16))
+        9 * (3 * 8 + 8 * 8 + 8 * 16 + 16 * 16) + 4 * 2 * (8 + 16)
+    )
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
     assert model.predict(x, verbose=0).shape == (2, 128)

@@ -18,7 +18,9 @@ def visible_axes(fig):
 
 def test_image_grid_titles_and_wrong_predictions_in_red():
     images = rng.integers(0, 255, size=(5, 8, 8), dtype=np.uint8)
-    fig = plot.image_grid(images, [0, 1, 2, 0, 1], class_names=["a", "b", "c"], predictions=[0, 2, 2, 0, 1], ncols=3)
+    fig = plot.image_grid(
+        images, [0, 1, 2, 0, 1], class_names=["a", "b", "c"], predictions=[0, 2, 2, 0, 1], ncols=3
+    )
     axes = visible_axes(fig)
     assert isinstance(fig, Figure) and len(axes) == 5
     assert axes[1].get_title() == "b\n(pred c)" and axes[1].title.get_color() == "red"
@@ -32,12 +34,21 @@ def test_image_grid_accepts_rgb_float_and_single_channel():
 
 
 def test_plot_history_panels_and_runs():
-    h = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}
+    h = {
+        "loss": [1.0, 0.5],
+        "val_loss": [1.1, 0.7],
+        "accuracy": [0.5, 0.8],
+        "val_accuracy": [0.4, 0.7],
+    }
     fig = plot.plot_history(h, others={"with BN": {"loss": [0.9, 0.3], "accuracy": [0.6, 0.9]}})
     loss_ax, acc_ax = fig.axes
     assert loss_ax.get_title() == "loss" and acc_ax.get_title() == "accuracy"
     assert len(loss_ax.lines) == 3  # run train, run val, with BN train
-    assert {t.get_text() for t in loss_ax.get_legend().get_texts()} == {"run train", "run val", "with BN train"}
+    assert {t.get_text() for t in loss_ax.get_legend().get_texts()} == {
+        "run train",
+        "run val",
+        "with BN train",
+    }
     fig = plot.plot_history(h, others={"with BN": h}, label="plain")
     assert "plain train" in {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
     with pytest.raises(ValueError, match="nothing to plot"):
@@ -58,12 +69,19 @@ def test_filters_feature_maps_mask_boxes():
     assert len(visible_axes(plot.show_feature_maps(rng.random((1, 8, 8, 20)), max_maps=10))) == 10
     with pytest.raises(ValueError, match="kernel"):
         plot.show_filters(np.zeros((3, 3, 3)))
-    fig = plot.overlay_mask(rng.random((16, 16, 3)), rng.integers(0, 3, (16, 16)), class_names=["bg", "a", "b"])
+    fig = plot.overlay_mask(
+        rng.random((16, 16, 3)), rng.integers(0, 3, (16, 16)), class_names=["bg", "a", "b"]
+    )
     assert [ax.get_title() for ax in fig.axes] == ["image", "mask", "overlay"]
     with pytest.raises(ValueError, match="does not match"):
         plot.overlay_mask(np.zeros((8, 8)), np.zeros((4, 4), int))
-    fig = plot.draw_boxes(np.zeros((32, 32)), [[2, 3, 10, 12], [15, 15, 30, 30]], [0, 1], scores=[0.9, 0.5],
-                          class_names=["circle", "square"])
+    fig = plot.draw_boxes(
+        np.zeros((32, 32)),
+        [[2, 3, 10, 12], [15, 15, 30, 30]],
+        [0, 1],
+        scores=[0.9, 0.5],
+        class_names=["circle", "square"],
+    )
     ax = fig.axes[0]
     assert len(ax.patches) == 2 and ax.patches[0].get_width() == 8
     assert [t.get_text() for t in ax.texts] == ["circle 0.90", "square 0.50"]
@@ -71,8 +89,11 @@ def test_filters_feature_maps_mask_boxes():
 
 def test_image_rows_fixed_grey_scale_row_names_and_titles():
     faint = np.full((3, 6, 6, 1), 0.2)
-    fig = plot.image_rows({"input": rng.random((4, 6, 6)), "faint": faint},
-                          titles={"faint": ["a", "b", "c"]}, suptitle="rows")
+    fig = plot.image_rows(
+        {"input": rng.random((4, 6, 6)), "faint": faint},
+        titles={"faint": ["a", "b", "c"]},
+        suptitle="rows",
+    )
     axes = fig.axes
     assert len(axes) == 8 and len(visible_axes(fig)) == 7  # the short row hides its last panel
     assert axes[0].get_ylabel() == "input" and axes[4].get_ylabel() == "faint"
@@ -86,8 +107,9 @@ def test_image_rows_fixed_grey_scale_row_names_and_titles():
 
 def test_image_mosaic_tiles_rows_first_on_a_fixed_scale():
     images = np.stack([np.full((4, 5), v) for v in (0.0, 0.25, 0.5, 0.75, 1.0)])[..., None]
-    fig = plot.image_mosaic(images, 3, pad=1, xlabels=["a", "b", "c"], ylabels=["top", "bottom"],
-                            title="mosaic")
+    fig = plot.image_mosaic(
+        images, 3, pad=1, xlabels=["a", "b", "c"], ylabels=["top", "bottom"], title="mosaic"
+    )
     (ax,) = fig.axes
     canvas = ax.images[0].get_array()
     assert canvas.shape == (2 * 4 + 1, 3 * 5 + 2) and ax.images[0].get_clim() == (0.0, 1.0)

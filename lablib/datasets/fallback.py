@@ -19,7 +19,15 @@ import numpy as np
 
 from lablib.datasets.remote import file_digest
 
-__all__ = ["DataFileError", "data_dir", "build_all", "verify", "load", "load_reviews", "load_reviews_word_index"]
+__all__ = [
+    "DataFileError",
+    "data_dir",
+    "build_all",
+    "verify",
+    "load",
+    "load_reviews",
+    "load_reviews_word_index",
+]
 
 MANIFEST = "MANIFEST.sha256"
 _REBUILD = "run `lablib data` to rebuild it (it writes to {})"
@@ -93,7 +101,9 @@ def _build_digits28(out: Path) -> None:
     x[:, 4:24, 4:24] = np.clip(np.round(big * 255), 0, 255).astype("uint8")
     y = digits.target.astype("uint8")
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=450, stratify=y, random_state=0)
-    _write_npz(out / "digits28.npz", {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te})
+    _write_npz(
+        out / "digits28.npz", {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
+    )
 
 
 def _build_scenes32(out: Path) -> None:
@@ -101,14 +111,23 @@ def _build_scenes32(out: Path) -> None:
 
     x, y = synthetic.make_scenes(SCENES_TRAIN + SCENES_TEST, size=32, seed=2024)
     y = y.reshape(-1, 1).astype("uint8")  # CIFAR-10 layout: (n, 1)
-    _write_npz(out / "scenes32.npz", {"x_train": x[:SCENES_TRAIN], "y_train": y[:SCENES_TRAIN],
-                                      "x_test": x[SCENES_TRAIN:], "y_test": y[SCENES_TRAIN:]})
+    _write_npz(
+        out / "scenes32.npz",
+        {
+            "x_train": x[:SCENES_TRAIN],
+            "y_train": y[:SCENES_TRAIN],
+            "x_test": x[SCENES_TRAIN:],
+            "y_test": y[SCENES_TRAIN:],
+        },
+    )
 
 
 def _build_reviews(out: Path) -> None:
     from lablib.datasets import synthetic
 
-    (tr, y_tr), (te, y_te), word_index = synthetic.make_review_corpus(REVIEWS_TRAIN, REVIEWS_TEST, seed=2024)
+    (tr, y_tr), (te, y_te), word_index = synthetic.make_review_corpus(
+        REVIEWS_TRAIN, REVIEWS_TEST, seed=2024
+    )
     arrays = {"y_train": np.asarray(y_tr, "int64"), "y_test": np.asarray(y_te, "int64")}
     for split, seqs in (("train", tr), ("test", te)):
         arrays[f"{split}_words"] = np.concatenate([np.asarray(s, "int32") for s in seqs])
@@ -160,7 +179,10 @@ def manifest(directory: Path | None = None) -> dict[str, str]:
     path = Path(directory or data_dir()) / MANIFEST
     if not path.exists():
         raise DataFileError(f"{path} is missing: {_REBUILD.format(rebuild_dir())}")
-    return {name: digest for digest, name in (line.split(None, 1) for line in path.read_text().splitlines() if line)}
+    return {
+        name: digest
+        for digest, name in (line.split(None, 1) for line in path.read_text().splitlines() if line)
+    }
 
 
 def verify(name: str, directory: Path | None = None) -> Path:

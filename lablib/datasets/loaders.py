@@ -52,7 +52,18 @@ __all__ = [
     "read_oxford_pets",
 ]
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 
 
 class Loaded(tuple):
@@ -75,16 +86,25 @@ class Loaded(tuple):
     class_names: tuple[str, ...]
     DESCR: str
 
-    def __new__(cls, data: tuple, *, name: str, real: bool, source: str, class_names: tuple[str, ...] = (),
-                why: str = "") -> Loaded:
+    def __new__(
+        cls,
+        data: tuple,
+        *,
+        name: str,
+        real: bool,
+        source: str,
+        class_names: tuple[str, ...] = (),
+        why: str = "",
+    ) -> Loaded:
         self = super().__new__(cls, data)
         self.name, self.real, self.source, self.class_names = name, real, source, tuple(class_names)
         self.DESCR = source + (f" ({why})" if why else "")
         return self
 
     def __getnewargs_ex__(self):  # pickling keeps the description
-        return (tuple(self),), dict(name=self.name, real=self.real, source=self.source,
-                                    class_names=self.class_names)
+        return (tuple(self),), dict(
+            name=self.name, real=self.real, source=self.source, class_names=self.class_names
+        )
 
 
 Loader = Callable[[], tuple[tuple, str, tuple[str, ...]]]
@@ -97,8 +117,14 @@ def _real_or_fallback(name: str, load_real: Loader, load_fallback: Loader) -> Lo
         loaded = Loaded(data, name=name, real=True, source=source, class_names=names)
     except ConnectionError as exc:
         data, source, names = load_fallback()
-        loaded = Loaded(data, name=name, real=False, source=source, class_names=names,
-                        why=f"real data unavailable: {exc}")
+        loaded = Loaded(
+            data,
+            name=name,
+            real=False,
+            source=source,
+            class_names=names,
+            why=f"real data unavailable: {exc}",
+        )
     print(f"lablib.datasets: {name}: {loaded.DESCR}")
     return loaded
 
@@ -119,11 +145,21 @@ def load_mnist() -> Loaded:
     def real():
         with np.load(fetch("mnist"), allow_pickle=False) as f:
             data = (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
-        return data, f"real MNIST, {len(data[0][0]):,} train / {len(data[1][0]):,} test", _DIGIT_NAMES
+        return (
+            data,
+            f"real MNIST, {len(data[0][0]):,} train / {len(data[1][0]):,} test",
+            _DIGIT_NAMES,
+        )
 
     def fallback():
-        return load_digits28(), ("fallback: scikit-learn's 1,797 real handwritten digits (8x8, "
-                                 "upscaled to 28x28), 1,347 train / 450 test; not MNIST"), _DIGIT_NAMES
+        return (
+            load_digits28(),
+            (
+                "fallback: scikit-learn's 1,797 real handwritten digits (8x8, "
+                "upscaled to 28x28), 1,347 train / 450 test; not MNIST"
+            ),
+            _DIGIT_NAMES,
+        )
 
     return _real_or_fallback("mnist", real, fallback)
 
@@ -139,7 +175,9 @@ def load_digits28() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np
     return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
 
 
-def _read_cifar_archive(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def _read_cifar_archive(
+    path: Path,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Parse ``cifar-10-python.tar.gz`` (already checksummed) into Keras's layout."""
     batches: dict[str, dict[bytes, Any]] = {}
     with tarfile.open(path, "r:gz") as tar:
@@ -168,20 +206,30 @@ def load_cifar10() -> Loaded:
 
     def real():
         data = _read_cifar_archive(fetch("cifar10"))
-        return data, f"real CIFAR-10, {len(data[0][0]):,} train / {len(data[1][0]):,} test", CIFAR10_CLASSES
+        return (
+            data,
+            f"real CIFAR-10, {len(data[0][0]):,} train / {len(data[1][0]):,} test",
+            CIFAR10_CLASSES,
+        )
 
     def fallback():
         f = shipped.load("scenes32")
         n_train, n_test = len(f["y_train"]), len(f["y_test"])
-        return ((f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])), (
-            f"fallback: generated 32x32 shape scenes in 10 classes, {n_train:,} train / "
-            f"{n_test:,} test; not CIFAR-10"), synthetic.SCENE_CLASSES
+        return (
+            ((f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])),
+            (
+                f"fallback: generated 32x32 shape scenes in 10 classes, {n_train:,} train / "
+                f"{n_test:,} test; not CIFAR-10"
+            ),
+            synthetic.SCENE_CLASSES,
+        )
 
     return _real_or_fallback("cifar10", real, fallback)
 
 
-def imdb_encode(train, test, *, num_words=None, skip_top=0, seed=113, start_char=1,
-                oov_char=2, index_from=3):
+def imdb_encode(
+    train, test, *, num_words=None, skip_top=0, seed=113, start_char=1, oov_char=2, index_from=3
+):
     """Apply ``keras.datasets.imdb.load_data``'s conventions to raw rank sequences.
 
     Args:
@@ -196,7 +244,12 @@ def imdb_encode(train, test, *, num_words=None, skip_top=0, seed=113, start_char
     for seqs, labels in (train, test):
         order = np.arange(len(seqs))
         rng.shuffle(order)
-        parts.append(([[start_char] + [w + index_from for w in seqs[i]] for i in order], np.asarray(labels)[order]))
+        parts.append(
+            (
+                [[start_char] + [w + index_from for w in seqs[i]] for i in order],
+                np.asarray(labels)[order],
+            )
+        )
     xs = parts[0][0] + parts[1][0]
     if not num_words:
         num_words = max(max(x) for x in xs)
@@ -206,8 +259,15 @@ def imdb_encode(train, test, *, num_words=None, skip_top=0, seed=113, start_char
     return (as_objects(xs[:n]), parts[0][1]), (as_objects(xs[n:]), parts[1][1])
 
 
-def load_imdb(*, num_words: int | None = None, skip_top: int = 0, seed: int = 113,
-              start_char: int = 1, oov_char: int = 2, index_from: int = 3) -> Loaded:
+def load_imdb(
+    *,
+    num_words: int | None = None,
+    skip_top: int = 0,
+    seed: int = 113,
+    start_char: int = 1,
+    oov_char: int = 2,
+    index_from: int = 3,
+) -> Loaded:
     """IMDB movie reviews, as ``keras.datasets.imdb.load_data(...)`` returns them.
 
     Args:
@@ -221,21 +281,35 @@ def load_imdb(*, num_words: int | None = None, skip_top: int = 0, seed: int = 11
         25,000 reviews; the offline fallback is a generated corpus (see
         ``synthetic.make_review_corpus``). :func:`imdb_word_index` gives its word index.
     """
-    options = dict(num_words=num_words, skip_top=skip_top, seed=seed, start_char=start_char,
-                   oov_char=oov_char, index_from=index_from)
+    options = dict(
+        num_words=num_words,
+        skip_top=skip_top,
+        seed=seed,
+        start_char=start_char,
+        oov_char=oov_char,
+        index_from=index_from,
+    )
 
     def real():
         with np.load(fetch("imdb"), allow_pickle=True) as f:  # checksummed file from Keras's bucket
             raw = (list(f["x_train"]), f["y_train"]), (list(f["x_test"]), f["y_test"])
-        return imdb_encode(*raw, **options), (
-            f"real IMDB, {len(raw[0][0]):,} train / {len(raw[1][0]):,} test reviews"), _SENTIMENTS
+        return (
+            imdb_encode(*raw, **options),
+            (f"real IMDB, {len(raw[0][0]):,} train / {len(raw[1][0]):,} test reviews"),
+            _SENTIMENTS,
+        )
 
     def fallback():
         raw = shipped.load_reviews()
         n_train, n_test = len(raw[0][0]), len(raw[1][0])
-        return imdb_encode(*raw, **options), (
-            f"fallback: generated movie-review corpus with IMDB's encoding, {n_train:,} train / "
-            f"{n_test:,} test; not IMDB"), _SENTIMENTS
+        return (
+            imdb_encode(*raw, **options),
+            (
+                "fallback: generated movie-review corpus with IMDB's encoding, "
+                f"{n_train:,} train / {n_test:,} test; not IMDB"
+            ),
+            _SENTIMENTS,
+        )
 
     return _real_or_fallback("imdb", real, fallback)
 
@@ -247,7 +321,9 @@ def imdb_word_index(data: Loaded) -> dict[str, int]:
         TypeError: ``data`` is not what :func:`load_imdb` returned.
     """
     if not isinstance(data, Loaded) or data.name != "imdb":
-        raise TypeError(f"imdb_word_index(data) takes the result of load_imdb(), got {type(data).__name__}")
+        raise TypeError(
+            f"imdb_word_index(data) takes the result of load_imdb(), got {type(data).__name__}"
+        )
     if not data.real:
         return shipped.load_reviews_word_index()
     with open(fetch("imdb_word_index"), encoding="utf-8") as f:
@@ -274,7 +350,9 @@ _TRIMAP_TO_CLASS = np.array([0, 1, 0, 2], dtype=np.uint8)
 
 def _pets_split(tar: tarfile.TarFile, split: str) -> list[str]:
     """Image ids listed in ``annotations/{split}.txt`` (lines ``id class species breed``)."""
-    member = next((m for m in tar.getmembers() if m.name.endswith(f"annotations/{split}.txt")), None)
+    member = next(
+        (m for m in tar.getmembers() if m.name.endswith(f"annotations/{split}.txt")), None
+    )
     if member is None:
         raise DatasetError(f"Oxford-IIIT Pet: annotations archive {tar.name} has no {split}.txt")
     lines = tar.extractfile(member).read().decode("utf-8").splitlines()
@@ -291,13 +369,20 @@ def _read_members(path: Path, wanted: dict[str, str]) -> dict[str, bytes]:
                 found[wanted[suffix]] = tar.extractfile(member).read()
     missing = sorted(set(wanted.values()) - set(found))
     if missing:
-        raise DatasetError(f"Oxford-IIIT Pet: {path} lacks {len(missing)} listed files, "
-                           f"e.g. {missing[:3]}")
+        raise DatasetError(
+            f"Oxford-IIIT Pet: {path} lacks {len(missing)} listed files, e.g. {missing[:3]}"
+        )
     return found
 
 
-def read_oxford_pets(images_archive: Path, annotations_archive: Path, *, size: int = 128,
-                     n_train: int | None = None, n_test: int | None = None):
+def read_oxford_pets(
+    images_archive: Path,
+    annotations_archive: Path,
+    *,
+    size: int = 128,
+    n_train: int | None = None,
+    n_test: int | None = None,
+):
     """Read the Oxford-IIIT Pet archives (``images.tar.gz``, ``annotations.tar.gz``) into arrays.
 
     The split is the dataset's own: ``trainval.txt`` (3,680 images) for training and
@@ -341,8 +426,9 @@ def read_oxford_pets(images_archive: Path, annotations_archive: Path, *, size: i
     return arrays(ids["trainval"]), arrays(ids["test"])
 
 
-def load_oxford_pets(*, size: int = 128, n_train: int | None = None,
-                     n_test: int | None = None) -> Loaded:
+def load_oxford_pets(
+    *, size: int = 128, n_train: int | None = None, n_test: int | None = None
+) -> Loaded:
     """Oxford-IIIT Pet images with pet / background / border masks, or the generated scenes.
 
     Online, the two archives (about 755 MiB and 18 MiB) are downloaded once into the Keras
@@ -367,16 +453,27 @@ def load_oxford_pets(*, size: int = 128, n_train: int | None = None,
     def real():
         images, annotations = fetch("oxford_pets_images"), fetch("oxford_pets_annotations")
         data = read_oxford_pets(images, annotations, size=size, n_train=n_train, n_test=n_test)
-        return data, (f"real Oxford-IIIT Pet, {len(data[0][0]):,} train / {len(data[1][0]):,} "
-                      f"test, resized to {size}x{size}"), PETS_CLASSES
+        return (
+            data,
+            (
+                f"real Oxford-IIIT Pet, {len(data[0][0]):,} train / {len(data[1][0]):,} "
+                f"test, resized to {size}x{size}"
+            ),
+            PETS_CLASSES,
+        )
 
     def fallback():
         n_tr, n_te = n_train or 1000, n_test or 200
         train = synthetic.make_segmentation_scenes(n_tr, size=size, seed=0)
         test = synthetic.make_segmentation_scenes(n_te, size=size, seed=1)
-        return (train, test), (f"fallback: generated {size}x{size} scenes of circles, squares and "
-                               f"triangles, {n_tr:,} train / {n_te:,} test; not Oxford-IIIT Pet"
-                               ), synthetic.SEG_CLASSES
+        return (
+            (train, test),
+            (
+                f"fallback: generated {size}x{size} scenes of circles, squares and "
+                f"triangles, {n_tr:,} train / {n_te:,} test; not Oxford-IIIT Pet"
+            ),
+            synthetic.SEG_CLASSES,
+        )
 
     return _real_or_fallback("oxford_pets", real, fallback)
 
@@ -414,8 +511,12 @@ def read_flowers(archive: Path, *, size: int = 160, test_fraction: float = 0.2, 
     with tarfile.open(archive, "r:*") as tar:
         for member in tar:
             parts = member.name.split("/")
-            if member.isfile() and len(parts) >= 2 and parts[-2] in photos and \
-                    parts[-1].lower().endswith(".jpg"):
+            if (
+                member.isfile()
+                and len(parts) >= 2
+                and parts[-2] in photos
+                and parts[-1].lower().endswith(".jpg")
+            ):
                 photos[parts[-2]].append((parts[-1], tar.extractfile(member).read()))
     empty = [name for name, files in photos.items() if not files]
     if empty:
@@ -426,8 +527,8 @@ def read_flowers(archive: Path, *, size: int = 160, test_fraction: float = 0.2, 
         files = [blob for _, blob in sorted(photos[name])]
         order = rng.permutation(len(files))
         n_test = int(round(test_fraction * len(files)))
-        split["train"] += [(files[i], label) for i in order[:len(files) - n_test]]
-        split["test"] += [(files[i], label) for i in order[len(files) - n_test:]]
+        split["train"] += [(files[i], label) for i in order[: len(files) - n_test]]
+        split["test"] += [(files[i], label) for i in order[len(files) - n_test :]]
 
     def arrays(items):
         x = np.empty((len(items), size, size, 3), dtype=np.uint8)
@@ -463,16 +564,28 @@ def load_flowers(*, size: int = 160, test_fraction: float = 0.2, seed: int = 0) 
 
     def real():
         data = read_flowers(fetch("flowers"), size=size, test_fraction=test_fraction, seed=seed)
-        return data, (f"real tf_flowers, {len(data[0][0]):,} train / {len(data[1][0]):,} test, "
-                      f"resized to {size}x{size}"), FLOWERS_CLASSES
+        return (
+            data,
+            (
+                f"real tf_flowers, {len(data[0][0]):,} train / {len(data[1][0]):,} test, "
+                f"resized to {size}x{size}"
+            ),
+            FLOWERS_CLASSES,
+        )
 
     def fallback():
         from lablib import pretrained
 
         train = pretrained.scene_subset(pretrained.TARGET_CLASSES, 300, seed=0)
         test = pretrained.scene_subset(pretrained.TARGET_CLASSES, 60, seed=1)
-        return (train, test), ("fallback: generated 32x32 scenes of squares, rings, vertical "
-                               "stripes, diagonal stripes and dots, 1,500 train / 300 test; "
-                               "not tf_flowers"), pretrained.TARGET_CLASSES
+        return (
+            (train, test),
+            (
+                "fallback: generated 32x32 scenes of squares, rings, vertical "
+                "stripes, diagonal stripes and dots, 1,500 train / 300 test; "
+                "not tf_flowers"
+            ),
+            pretrained.TARGET_CLASSES,
+        )
 
     return _real_or_fallback("flowers", real, fallback)

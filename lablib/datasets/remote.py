@@ -14,8 +14,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DatasetError", "OFFLINE_VAR", "REMOTES", "Remote", "cache_dir", "data_mode", "fetch", "file_digest",
-           "offline", "verified"]
+__all__ = [
+    "DatasetError",
+    "OFFLINE_VAR",
+    "REMOTES",
+    "Remote",
+    "cache_dir",
+    "data_mode",
+    "fetch",
+    "file_digest",
+    "offline",
+    "verified",
+]
 
 OFFLINE_VAR = "LABLIB_OFFLINE"
 _KERAS_BASE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -40,14 +50,26 @@ class Remote:
 
 # The same files and checksums that keras.datasets uses.
 REMOTES = {
-    "mnist": Remote("mnist.npz", _KERAS_BASE + "mnist.npz",
-                    "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
-    "cifar10": Remote("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                      "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"),
-    "imdb": Remote("imdb.npz", _KERAS_BASE + "imdb.npz",
-                   "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"),
-    "imdb_word_index": Remote("imdb_word_index.json", _KERAS_BASE + "imdb_word_index.json",
-                              "bfafd718b763782e994055a2d397834f"),  # md5, as in keras
+    "mnist": Remote(
+        "mnist.npz",
+        _KERAS_BASE + "mnist.npz",
+        "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    ),
+    "cifar10": Remote(
+        "cifar-10-python.tar.gz",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    ),
+    "imdb": Remote(
+        "imdb.npz",
+        _KERAS_BASE + "imdb.npz",
+        "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
+    ),
+    "imdb_word_index": Remote(
+        "imdb_word_index.json",
+        _KERAS_BASE + "imdb_word_index.json",
+        "bfafd718b763782e994055a2d397834f",
+    ),  # md5, as in keras
     # Oxford-IIIT Pet (Parkhi et al., 2012), lab 13's full profile. No checksum from the dataset's
     # authors was found; these sha256 digests (sizes 791,918,971 and 19,173,078 bytes) are the ones
     # TensorFlow Datasets records for these two URLs (tensorflow/datasets,
@@ -57,12 +79,15 @@ REMOTES = {
     # download that does not match is not used (the loader falls back and prints why), a cached
     # file that does not match raises DatasetError.
     "oxford_pets_images": Remote(
-        "oxford_iiit_pet_images.tar.gz", "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz",
-        "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d"),
+        "oxford_iiit_pet_images.tar.gz",
+        "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz",
+        "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
+    ),
     "oxford_pets_annotations": Remote(
         "oxford_iiit_pet_annotations.tar.gz",
         "https://thor.robots.ox.ac.uk/~vgg/data/pets/annotations.tar.gz",
-        "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91"),
+        "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91",
+    ),
     # tf_flowers (the TensorFlow team's 3,670 Flickr photos of 5 flowers, CC-BY), lab 11's full
     # profile. The sha256 and size (228,813,984 bytes) are the ones TensorFlow Datasets records
     # for this file (tensorflow/datasets, tensorflow_datasets/url_checksums/tf_flowers.txt, URL
@@ -71,9 +96,12 @@ REMOTES = {
     # written without network access): a download that does not match is not used (the loader
     # falls back and prints why), a cached file that does not match raises DatasetError.
     "flowers": Remote(
-        "flower_photos.tgz", "https://download.tensorflow.org/example_images/flower_photos.tgz",
-        "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"),
+        "flower_photos.tgz",
+        "https://download.tensorflow.org/example_images/flower_photos.tgz",
+        "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c",
+    ),
 }
+
 
 def offline() -> bool:
     """True when ``LABLIB_OFFLINE`` is set to a true value (1, true, yes)."""
@@ -129,8 +157,15 @@ def fetch(key: str) -> Path:
     import keras
 
     try:
-        got = keras.utils.get_file(remote.fname, remote.origin, file_hash=remote.file_hash,
-                                   cache_dir=str(cache_dir().parent), cache_subdir="datasets")
+        got = keras.utils.get_file(
+            remote.fname,
+            remote.origin,
+            file_hash=remote.file_hash,
+            cache_dir=str(cache_dir().parent),
+            cache_subdir="datasets",
+        )
     except Exception as exc:  # network errors come in many types; the fallback handles all
-        raise ConnectionError(f"download of {remote.origin} failed: {str(exc).splitlines()[0][:120]}") from exc
+        raise ConnectionError(
+            f"download of {remote.origin} failed: {str(exc).splitlines()[0][:120]}"
+        ) from exc
     return verified(Path(got), remote.file_hash, key)

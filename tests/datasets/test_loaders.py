@@ -1,7 +1,6 @@
 """lablib.datasets: the Keras contract, real loading from a local/fake file, checksums,
 offline fallbacks, and clear errors. No test touches the network."""
 
-import gzip
 import io
 import pickle
 import tarfile
@@ -30,17 +29,30 @@ def offline(monkeypatch):
 
 def fake_mnist(path, n=5):
     rng = np.random.default_rng(0)
-    np.savez(path, x_train=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), y_train=np.arange(n, dtype=np.uint8),
-             x_test=rng.integers(0, 256, (2, 28, 28), dtype=np.uint8), y_test=np.arange(2, dtype=np.uint8))
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+        y_train=np.arange(n, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
+        y_test=np.arange(2, dtype=np.uint8),
+    )
     return path
 
 
 def use_remote(monkeypatch, key, path, origin=None):
-    monkeypatch.setitem(remote.REMOTES, key, Remote(path.name if origin else remote.REMOTES[key].fname,
-                                                      origin or "http://127.0.0.1:9/none", remote.file_digest(path)))
+    monkeypatch.setitem(
+        remote.REMOTES,
+        key,
+        Remote(
+            path.name if origin else remote.REMOTES[key].fname,
+            origin or "http://127.0.0.1:9/none",
+            remote.file_digest(path),
+        ),
+    )
 
 
 # --- the keras.datasets contract, offline --------------------------------------------------------
+
 
 def test_mnist_fallback_matches_keras_contract(offline, capsys):
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
@@ -56,7 +68,9 @@ def test_loaded_data_describes_itself_without_global_state(offline):
     cifar = datasets.load_cifar10()
     assert not mnist.real and mnist.name == "mnist" and "not MNIST" in mnist.source
     assert "LABLIB_OFFLINE" in mnist.DESCR and mnist.class_names == tuple("0123456789")
-    assert cifar.class_names == datasets.synthetic.SCENE_CLASSES  # the scenes' own names, not CIFAR's
+    assert (
+        cifar.class_names == datasets.synthetic.SCENE_CLASSES
+    )  # the scenes' own names, not CIFAR's
     assert mnist.class_names == tuple("0123456789")  # unchanged by the later load
     import pickle
 
@@ -90,6 +104,7 @@ def test_imdb_fallback_uses_keras_index_conventions(offline):
 
 # --- real loading path, with local files ----------------------------------------------------------
 
+
 def test_real_file_in_cache_is_verified_and_used(keras_home, monkeypatch, capsys):
     path = fake_mnist(keras_home / "mnist.npz")
     use_remote(monkeypatch, "mnist", path)
@@ -100,8 +115,9 @@ def test_real_file_in_cache_is_verified_and_used(keras_home, monkeypatch, capsys
 
 def test_download_with_checksum_from_a_local_url(keras_home, tmp_path, monkeypatch):
     source = fake_mnist(tmp_path / "served.npz")
-    monkeypatch.setitem(remote.REMOTES, "mnist",
-                        Remote("mnist.npz", source.as_uri(), remote.file_digest(source)))
+    monkeypatch.setitem(
+        remote.REMOTES, "mnist", Remote("mnist.npz", source.as_uri(), remote.file_digest(source))
+    )
     (x_train, _), _ = datasets.load_mnist()
     assert x_train.shape == (5, 28, 28)
     assert (keras_home / "mnist.npz").exists()
@@ -114,11 +130,18 @@ def test_corrupted_cache_file_is_reported_not_used(keras_home, monkeypatch):
     with pytest.raises(DatasetError) as err:
         datasets.load_mnist()
     message = str(err.value)
-    assert "corrupted" in message and str(path) in message and "Delete it" in message and "LABLIB_OFFLINE=1" in message
+    assert (
+        "corrupted" in message
+        and str(path) in message
+        and "Delete it" in message
+        and "LABLIB_OFFLINE=1" in message
+    )
 
 
 def test_failed_download_falls_back_and_says_why(keras_home, monkeypatch, capsys):
-    monkeypatch.setitem(remote.REMOTES, "mnist", Remote("mnist.npz", "http://127.0.0.1:9/mnist.npz", "0" * 64))
+    monkeypatch.setitem(
+        remote.REMOTES, "mnist", Remote("mnist.npz", "http://127.0.0.1:9/mnist.npz", "0" * 64)
+    )
     (x_train, _), _ = datasets.load_mnist()
     assert x_train.shape == (1347, 28, 28)
     out = capsys.readouterr().out
@@ -151,7 +174,9 @@ def test_cifar_archive_parsed_into_keras_layout(keras_home, monkeypatch):
     use_remote(monkeypatch, "cifar10", path)
     cifar = datasets.load_cifar10()
     (x_train, y_train), (x_test, y_test) = cifar
-    assert x_train.shape == (20, 32, 32, 3) and y_train.shape == (20, 1) and y_test.dtype == np.uint8
+    assert (
+        x_train.shape == (20, 32, 32, 3) and y_train.shape == (20, 1) and y_test.dtype == np.uint8
+    )
     # channel c of pixel (i, j) is data[c * 1024 + i * 32 + j], as in the CIFAR docs
     assert x_test[0, 2, 5, 1] == batches["test_batch"][0, 1024 + 2 * 32 + 5]
     assert cifar.real and cifar.class_names == datasets.CIFAR10_CLASSES
@@ -161,11 +186,22 @@ def test_imdb_encoding_equals_keras_on_the_same_raw_file(keras_home, monkeypatch
     import keras.src.datasets.imdb as keras_imdb
 
     rng = np.random.default_rng(2)
-    raw = {k: np.array([[int(v) for v in rng.integers(1, 60, size=rng.integers(3, 12))] for _ in range(n)] + [None],
-                       dtype=object)[:-1] for k, n in (("x_train", 30), ("x_test", 20))}
+    raw = {
+        k: np.array(
+            [[int(v) for v in rng.integers(1, 60, size=rng.integers(3, 12))] for _ in range(n)]
+            + [None],
+            dtype=object,
+        )[:-1]
+        for k, n in (("x_train", 30), ("x_test", 20))
+    }
     path = keras_home / "imdb.npz"
-    np.savez(path, x_train=raw["x_train"], y_train=rng.integers(0, 2, 30), x_test=raw["x_test"],
-             y_test=rng.integers(0, 2, 20))
+    np.savez(
+        path,
+        x_train=raw["x_train"],
+        y_train=rng.integers(0, 2, 30),
+        x_test=raw["x_test"],
+        y_test=rng.integers(0, 2, 20),
+    )
     use_remote(monkeypatch, "imdb", path)
     monkeypatch.setattr(keras_imdb, "get_file", lambda *a, **k: str(path))
     for options in ({}, {"num_words": 20}, {"num_words": 30, "skip_top": 5, "seed": 7}):
@@ -197,6 +233,7 @@ def test_data_mode(monkeypatch):
 
 
 # --- Oxford-IIIT Pet (lab 13): a fake pair of archives, no network ------------------------------
+
 
 def _png_or_jpeg(array, fmt):
     from PIL import Image
@@ -287,11 +324,13 @@ def test_pets_remotes_are_sha256_over_https():
 
 # --- tf_flowers (lab 11) -----------------------------------------------------------------------
 
+
 def fake_flowers(path, per_class=5, skip=None):
     """A flower_photos.tgz with `per_class` small JPEGs per class (class c: red = 50 c)."""
     from PIL import Image
 
     with tarfile.open(path, "w:gz") as tar:
+
         def add(name, blob):
             info = tarfile.TarInfo(name)
             info.size = len(blob)
