@@ -91,6 +91,16 @@ class LabConfig:
             f"its settings are: {', '.join(sorted(values)) or '(none)'}"
         )
 
+    @property
+    def fit_verbose(self) -> int:
+        """``verbose=`` for ``model.fit``: one line per epoch, except in the quick profile.
+
+        Example:
+            >>> LabConfig("08_x", "quick").fit_verbose, LabConfig("08_x", "standard").fit_verbose
+            (0, 2)
+        """
+        return 0 if self.profile == "quick" else 2
+
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
         return f"LabConfig({self.lab}, profile={self.profile}: {settings})"
