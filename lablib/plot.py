@@ -27,12 +27,12 @@ __all__ = [
 ]
 
 
-def _grid(n: int, ncols: int, cell: float = 1.6) -> tuple[Figure, np.ndarray]:
+def _grid(n: int, ncols: int, cell: float = 1.6, title_lines: int = 1) -> tuple[Figure, np.ndarray]:
+    """A grid of ``n`` panels; each row gets room for ``title_lines`` lines of panel title."""
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(cell * ncols, cell * nrows + 0.3), squeeze=False
-    )
+    height = nrows * (cell + 0.22 * title_lines) + 0.4  # titles never run into the row above
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, height), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat[:n]
@@ -76,7 +76,8 @@ def image_grid(
         size: inches per image.
     """
     n = len(images)
-    fig, axes = _grid(n, ncols, cell=size)
+    lines = 2 if predictions is not None else max([str(t).count("\n") + 1 for t in titles or [""]])
+    fig, axes = _grid(n, ncols, cell=size, title_lines=lines)
     name = (
         (lambda v: class_names[int(np.ravel(v)[0])])
         if class_names is not None

@@ -133,3 +133,20 @@ def test_precision_recall_curves_and_legend():
     assert ax.get_xlim() == (0.0, 1.0) and ax.get_xlabel() == "recall"
     with pytest.raises(ValueError, match="differ"):
         plot.precision_recall({"x": ([0.1, 0.2], [1.0])})
+
+
+@pytest.mark.parametrize("two_lines", [False, True])
+def test_image_grid_titles_stay_clear_of_the_row_above(two_lines):
+    images = np.random.default_rng(0).random((16, 28, 28))
+    labels = [i % 10 for i in range(16)]
+    kwargs = (
+        {"predictions": labels[::-1]} if two_lines else {"titles": [f"crop {i}" for i in labels]}
+    )
+    fig = plot.image_grid(images, labels, ncols=8, suptitle="a grid", **kwargs)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    top_row, second_row = fig.axes[0], fig.axes[8]
+    title_top = second_row.title.get_window_extent(renderer).y1
+    image_bottom = top_row.get_window_extent(renderer).y0
+    assert title_top < image_bottom, "a title of the second row runs into the first row's image"
+    matplotlib.pyplot.close(fig)
