@@ -145,23 +145,24 @@ def test_run_all_stops_at_exercise_1_with_a_readable_error(page):
     assert "NotImplementedError" in first and "conv1d: write your code here" in first, first
 
 
-def test_a_right_answer_says_the_test_passed(page):
+def _answer(page, source: str, shot: str):
+    """Type ``source`` as exercise 1, run it and its test cell; the test cell, screenshotted."""
     exercise, test = _cell(page, "def conv1d("), _cell(page, "# TEST conv1d (2 points)")
-    _replace_source(page, exercise, RIGHT)
+    _replace_source(page, exercise, source)
     _run_cell(page, exercise)
     _run_cell(page, test)
     test.scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "02_test_passed.png"))
+    page.screenshot(path=str(SHOTS / shot))
+    return test
+
+
+def test_a_right_answer_says_the_test_passed(page):
+    test = _answer(page, RIGHT, "02_test_passed.png")
     assert "✔ test conv1d passed (2 points)" in test.inner_text()
 
 
 def test_a_wrong_answer_gets_a_sentence_not_a_traceback(page):
-    exercise, test = _cell(page, "def conv1d("), _cell(page, "# TEST conv1d (2 points)")
-    _replace_source(page, exercise, WRONG)
-    _run_cell(page, exercise)
-    _run_cell(page, test)
-    test.scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "03_test_failed.png"))
+    test = _answer(page, WRONG, "03_test_failed.png")
     out = test.locator(".jp-OutputArea").inner_text()
     assert "CheckError" in out and "expected" in out and "Hint: flip the kernel" in out, out
     assert "Traceback" not in out and "checks.py" not in out and "passed" not in out, out
