@@ -68,6 +68,9 @@ class TestOutcome:
     max_score: float
     status: str  # "passed" | "failed"
     output: str
+    #: the test failed on a check between BEGIN/END HIDDEN TESTS (its message may be withheld
+    #: from the student until the due date: see the Gradescope export)
+    failed_hidden: bool = False
 
 
 def clean(text: str, limit: int = 1500) -> str:
