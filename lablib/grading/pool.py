@@ -75,6 +75,8 @@ def run_jobs(
     worker dies twice or overruns ``hard_limit`` seconds) and its ``job_dir`` (where the
     kernels it starts leave ``kernel-*.pid`` files, so a killed worker's kernels die too).
     """
+    if not jobs:  # e.g. every row came from the cache: start no worker
+        return []
     from tqdm.auto import tqdm
 
     ctx = multiprocessing.get_context("spawn")
