@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 import site
 import sys
@@ -35,6 +36,7 @@ from nbclient.exceptions import DeadKernelError
 
 from lablib.grading.markers import PURGE_TRIGGER, TOKEN_PREFIX
 from lablib.grading.plan import RunCell, defined_names
+from lablib.grading.verdict import Recording, read_records, sign
 
 __all__ = ["ExecOptions", "ExecutionError", "CellResult", "Sandbox", "execute", "run_sync"]
 
@@ -102,6 +104,7 @@ class CellResult:
     token_seen: bool = False
     truncated: int = 0
     note: str = ""
+    recording: Recording | None = None  # a test's signed records (lablib.grading.verdict)
 
 
 @dataclass
@@ -118,7 +121,7 @@ class Sandbox:
 
     def prepare(self) -> dict[str, str]:
         """Create the job folder and return the kernel's environment."""
-        for name in ("cwd", "home", "tmp", "runtime", "ipython", "mpl", "keras"):
+        for name in ("cwd", "home", "tmp", "runtime", "ipython", "mpl", "keras", "answers"):
             (self.job / name).mkdir(parents=True, exist_ok=True)
         _copy_font_cache(self.job / "mpl")
         env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP or k.startswith("LC_")}
@@ -156,6 +159,7 @@ class Sandbox:
             "landlock": options.landlock,
             "protected": self.protected,
             "own": [own, *self.read],
+            "answers": str(self.job.resolve() / "answers"),
         }
 
 
@@ -291,8 +295,10 @@ class _Session:
         sandbox: Sandbox,
         options: ExecOptions,
         number: int,
+        secret: bytes = b"",
     ) -> None:
         self.sandbox, self.options, self.number = sandbox, options, number
+        self.secret = secret
         self.km = _KernelManager(kernel_name="python3")
         self.km.sandbox_config = sandbox.config(options)
         self.km.connection_file = str(sandbox.job / "runtime" / f"kernel-{number}.json")
@@ -331,8 +337,15 @@ class _Session:
             (self.sandbox.job / f"kernel-{self.number}.pid").write_text(str(process.pid))
         await self.client.async_start_new_kernel_client()
         config = {
-            k: v for k, v in self.sandbox.config(self.options).items() if k in ("protected", "own")
+            k: v
+            for k, v in self.sandbox.config(self.options).items()
+            if k in ("protected", "own", "answers")
         }
+        secret_file = self.sandbox.job / "runtime" / f"secret-{self.number}"
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(self.secret)
+        config["secret"] = str(secret_file.resolve())
         preamble = (
             "import lablib.grading.sandbox as _lablib_gk\n"
             f"_lablib_gk.install({config!r})\ndel _lablib_gk"
@@ -414,6 +427,11 @@ class _Session:
         result.outputs = list(node.outputs)
         result.token_seen = index in self.client.seen
         result.truncated = self.client.dropped.get(index, 0)
+        if cell.payload is not None:
+            answers = self.sandbox.job / "answers" / f"{cell.token}.jsonl"
+            mode = cell.payload.split(b"\n", 2)[1].decode()
+            result.recording = read_records(answers, cell.token or "", self.secret, mode)
+            answers.unlink(missing_ok=True)
         if index in self.client.exits:
             result.status, result.ename = "died", "KernelDied"
             result.evalue = "the notebook called exit() or quit(), which shuts the kernel down"
@@ -434,12 +452,15 @@ class _Session:
         self.log.close()
 
 
-def _notebook(cells: list[RunCell]) -> nbformat.NotebookNode:
+def _notebook(cells: list[RunCell], secret: bytes) -> nbformat.NotebookNode:
+    """The notebook one kernel runs: test cells carry this kernel's signature of their payload."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell(c.source)
-        if c.kind != "markdown"
-        else nbformat.v4.new_markdown_cell(c.shown)
+        nbformat.v4.new_markdown_cell(c.shown)
+        if c.kind == "markdown"
+        else nbformat.v4.new_code_cell(
+            c.source.replace("{mac}", sign(secret, c.payload)) if c.payload else c.source
+        )
         for c in cells
     ]
     return nb
@@ -471,7 +492,8 @@ async def execute(cells: list[RunCell], sandbox: Sandbox, options: ExecOptions) 
     names = set().union(*(defined_names(c.source) for c in cells if c.kind == "exercise"))
     poisoned: dict[str, str] = {}  # exercise function -> how its test ended (crash or timeout)
     while position < len(cells):
-        session = _Session(_notebook(cells), tokens, sandbox, options, sessions)
+        secret = secrets.token_bytes(32)
+        session = _Session(_notebook(cells, secret), tokens, sandbox, options, sessions, secret)
         sessions += 1
         try:
             try:

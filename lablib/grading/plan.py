@@ -33,6 +33,7 @@ from lablib.grading.markers import (
 )
 from lablib.grading.own_work import allowed_helpers, lablib_bindings
 from lablib.grading.release import release_notebook
+from lablib.grading.verdict import instrument, payload
 
 __all__ = [
     "Exercise",
@@ -71,6 +72,7 @@ class Test:
     code: str  # visible and hidden tests, markers removed
     hidden_lines: int
     uses: frozenset[int] = frozenset()  # the exercise cells whose functions it calls
+    hidden: frozenset[int] = frozenset()  # 1-based lines of ``code`` that are hidden tests
 
 
 @dataclass
@@ -107,6 +109,8 @@ class RunCell:
     timed: bool = True  # student code can run here, so the per-cell time limit applies
     test: Test | None = None
     token: str | None = None
+    payload: bytes | None = None  # a test's signed request (see lablib.grading.verdict)
+    sites: tuple = ()  # a test's check calls (verdict.Site)
 
 
 def _strip_magics(source: str) -> str:
@@ -171,10 +175,17 @@ def load_plan(path: Path) -> LabPlan:
     released = [c.source for c in student.cells]
     tests = []
     for spec in specs:
-        lines = notebook.cells[spec.cell].source.split("\n")
-        code = "\n".join(
-            line for line in lines if not line.strip().startswith((BEGIN_HIDDEN, END_HIDDEN))
-        )
+        kept, hidden, inside = [], set(), False
+        for line in notebook.cells[spec.cell].source.split("\n"):
+            if line.strip().startswith(BEGIN_HIDDEN):
+                inside = True
+            elif line.strip().startswith(END_HIDDEN):
+                inside = False
+            else:
+                kept.append(line)
+                if inside:
+                    hidden.add(len(kept))
+        code = "\n".join(kept)
         tests.append(
             Test(
                 spec.name,
@@ -183,6 +194,7 @@ def load_plan(path: Path) -> LabPlan:
                 released[spec.cell],
                 code,
                 len([h for h in spec.hidden.split("\n") if h.strip()]),
+                hidden=frozenset(hidden),
             )
         )
     exercises, imports, seen = [], {}, []
@@ -271,31 +283,43 @@ def match_exercises(
     return sources, notes
 
 
-def _test_source(plan: LabPlan, test: Test, token: str) -> str:
-    """The test cell the kernel runs.
+#: The cell the kernel runs for a test; ``{mac}`` is filled in per kernel with the grader's
+#: signature of the payload (:mod:`lablib.grading.execute`).
+TEST_CELL = (
+    "__lablib_grading__ = {trigger!r}\n"
+    '__import__("sys").audit("lablib.test", {data!r}, "{{mac}}")'
+)
 
-    Its first statement makes the kernel's guard put back the original ``lablib.checks``,
-    NumPy and builtins; the test itself (the instructor's imports again, every check,
-    then the completion token) travels base64-encoded and runs through ``exec``, so
-    IPython's input and AST transformers never see it and ``linecache`` never holds it.
+
+def _test_cell(plan: LabPlan, test: Test, token: str, mode: str) -> tuple[str, bytes, tuple]:
+    """The test cell the kernel runs, its payload and its check sites.
+
+    The test (the instructor's imports again, every check) is rewritten so that its checks
+    record the answers instead of deciding (:func:`lablib.grading.verdict.instrument`), and
+    travels base64-encoded to the kernel's audit hook, which runs it only with the grader's
+    signature; IPython's input and AST transformers never see its code.
     """
-    code = "\n".join(
-        [*plan.imports.get(test.cell, []), test.code, f"print({TOKEN_PREFIX + token!r})"]
-    )
-    encoded = base64.b64encode(code.encode()).decode()
-    return (
-        f"__lablib_grading__ = {TEST_TRIGGER!r}\n"
-        f"exec(__import__('base64').b64decode({encoded!r}).decode())"
-    )
+    imports = plan.imports.get(test.cell, [])
+    code = "\n".join([*imports, test.code])
+    hidden = frozenset(line + len(imports) for line in test.hidden)
+    instrumented = instrument(code, hidden)
+    data = payload(instrumented, token, mode)
+    encoded = base64.b64encode(data).decode()
+    return TEST_CELL.format(trigger=TEST_TRIGGER, data=encoded), data, instrumented.sites
 
 
-def rebuild(plan: LabPlan, sources: dict[int, str], tokens: dict[str, str]) -> list[RunCell]:
+def rebuild(
+    plan: LabPlan, sources: dict[int, str], tokens: dict[str, str], mode: str = "student"
+) -> list[RunCell]:
     """The rebuilt notebook: the instructor's cells with the student's exercise cells.
 
     Args:
         plan: the lab.
         sources: the student's exercise cells from :func:`match_exercises`.
-        tokens: a fresh random token per test name (printed as the test's last line).
+        tokens: a fresh random token (letters and digits) per test name: it names the
+            test's records.
+        mode: ``"student"`` (the tests record the answers) or ``"reference"`` (the
+            instructor's run: they record every argument of every check).
     """
     by_cell = {t.cell: t for t in plan.tests}
     cells, placed = [], set()
@@ -310,15 +334,18 @@ def rebuild(plan: LabPlan, sources: dict[int, str], tokens: dict[str, str]) -> l
                 if test.hidden_lines
                 else ""
             )
+            source, data, sites = _test_cell(plan, test, tokens[test.name], mode)
             cells.append(
                 RunCell(
                     index,
                     "test",
-                    _test_source(plan, test, tokens[test.name]),
+                    source,
                     test.visible + hidden,
                     True,
                     test,
                     tokens[test.name],
+                    data,
+                    sites,
                 )
             )
         elif index in sources:

@@ -194,7 +194,6 @@ _DENIED = {
     "gc.get_referents": "gc object walks",
     "sys.settrace": "tracing",
     "sys.setprofile": "tracing",
-    "sys._current_frames": "other threads' frames",
     "sys.addaudithook": "audit hooks",
     "_thread.start_new_thread": "threads (code that runs during the tests)",
 }
@@ -229,6 +228,45 @@ _SNAPSHOT_MODULES = (
     "numpy.linalg",
 )
 _SYS_ATTRIBUTES = ("stdout", "stderr", "displayhook", "excepthook", "audit")
+#: Events that hand out a frame (a frame leads to every caller's locals: the recorder, the
+#: test's inputs). Refused to notebook code, directly or through the helpers below.
+_FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames", "sys._getframemodulename"})
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+#: Library files whose functions return frames (or their locals) to their caller.
+_FRAME_HELPERS = (
+    "/inspect.py",
+    "/traceback.py",
+    "/pdb.py",
+    "/bdb.py",
+    "/cgitb.py",
+    "/IPython/core/ultratb.py",
+    "/IPython/utils/frame.py",
+    "/stack_data/",
+    "/executing/",
+    "/pure_eval/",
+    "/tensorflow/python/util/tf_inspect.py",
+    "/tensorflow/python/util/tf_stack.py",
+)
+_LOGGING = "/logging/__init__.py"
+#: Thread classes a library starts on its own (tqdm's monitor), allowed during tests.
+_LIBRARY_THREADS = (("tqdm._monitor", "TMonitor"),)
+
+
+def _library_roots() -> tuple[str, ...]:
+    """Folders whose code is library code (not the notebook's)."""
+    import sysconfig
+
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            roots.add(sysconfig.get_paths()[key])
+        except KeyError:
+            pass
+    import lablib
+
+    roots.add(os.path.dirname(os.path.dirname(os.path.abspath(lablib.__file__))) + "/lablib")
+    roots |= {os.path.realpath(r) for r in list(roots)}
+    return tuple(sorted(r.rstrip(os.sep) + os.sep for r in roots if r))
 
 
 def _is_under(path: str, roots: tuple[str, ...]) -> bool:
@@ -288,26 +326,81 @@ def _purge() -> None:
         shell.InteractiveTB.tb = None
 
 
+def _take_secret(path: str | None) -> bytes | None:
+    """Read the grader's key for this kernel and delete the file (before any student code)."""
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        secret = f.read()
+    os.remove(path)
+    return secret
+
+
 def install(config: dict[str, Any]) -> None:
     """Add the grading guard to this kernel (call once, before any student code).
 
+    The guard's functions are built with private copies of this module's globals and of
+    the builtins, so a student who later patches ``lablib.grading.sandbox``, ``builtins``
+    or a table here does not change what the guard does.
+
     Args:
-        config: ``protected`` (paths the notebook may not touch) and ``own`` (paths inside
-            them that it may: its job folder).
+        config: ``protected`` (paths the notebook may not touch), ``own`` (paths inside
+            them that it may: its job folder), ``secret`` (a file holding the grader's key
+            for this kernel: read and deleted here) and ``answers`` (the folder the tests'
+            signed records go to).
     """
+    import builtins
+    import types
+
+    module = sys.modules[__name__]
+    private: dict[str, Any] = {}
+    for name, value in vars(module).items():
+        if type(value) in (dict, set, list):
+            value = type(value)(value)
+        private[name] = value
+    private["__builtins__"] = dict(vars(builtins))
+    for name, value in list(private.items()):
+        if isinstance(value, types.FunctionType) and value.__module__ == __name__:
+            private[name] = types.FunctionType(
+                value.__code__, private, value.__name__, value.__defaults__, value.__closure__
+            )
+    private["_install"](config)
+
+
+def _install(config: dict[str, Any]) -> None:
+    """:func:`install`'s body (runs with private globals)."""
     import base64  # noqa: F401  (snapshotted below: test cells decode themselves with it)
     import platform
+    from binascii import a2b_base64 as binascii_a2b
+    from binascii import b2a_base64 as binascii_b2a
 
     import numpy  # noqa: F401
 
     import lablib.checks  # noqa: F401
 
     platform.processor()  # cached now; computing it later would start `uname -p`
+    import _blake2
+    import _thread
     import builtins
     import gc
     import signal
+    import threading
 
     saved_dicts, saved_modules, saved_sys, protected_functions = _snapshot()
+    secret = _take_secret(config.get("secret"))
+    answers = config.get("answers")
+    trusted = f"<lablib-test-{os.urandom(16).hex()}>"  # the file name of code the hook compiled
+    roots = _library_roots()
+    getframe, current_frames, get_ident = sys._getframe, sys._current_frames, _thread.get_ident
+    blake2b, b2a, a2b = _blake2.blake2b, binascii_b2a, binascii_a2b
+    os_open, os_write, os_close = os.open, os.write, os.close
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    active_threads = threading._active  # ident -> Thread, for threads started by threading
+    baseline = frozenset(current_frames())
+    busy: set[int] = set()
+    genuine_builtins = dict(vars(builtins))
+    numpy_module = sys.modules["numpy"]
+    asarray, ndarray, generic = numpy_module.asarray, numpy_module.ndarray, numpy_module.generic
     saved_gc_callbacks = list(gc.callbacks)
     timers = [signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF]
     genuine = {
@@ -335,7 +428,95 @@ def install(config: dict[str, Any]) -> None:
                     del namespace[name]
             namespace["__builtins__"] = builtins
 
+    def notebook_code(filename: str) -> bool:
+        return not (
+            filename.startswith(roots) or filename.startswith("<frozen") or filename == trusted
+        )
+
+    def frames_check(event: str) -> None:
+        """Refuse a frame to notebook code (and to helpers that would pass it on)."""
+        ident = get_ident()
+        if ident in busy:
+            return
+        busy.add(ident)
+        try:
+            frame = getframe(2)  # 0: this function, 1: the hook, 2: who asked
+            code = frame.f_code if frame is not None else None
+            if code is not None and code.co_name == "<lambda>" and code.co_filename.endswith(
+                _LOGGING
+            ):
+                frame = frame.f_back  # logging.currentframe(): refused only when called directly
+            else:
+                while frame is not None and any(
+                    h in frame.f_code.co_filename for h in _FRAME_HELPERS
+                ):
+                    frame = frame.f_back
+            if frame is not None and notebook_code(frame.f_code.co_filename):
+                raise PermissionError(
+                    f"not allowed while grading: frame introspection ({event})"
+                )
+        finally:
+            busy.discard(ident)
+
+    def threads() -> list[str]:
+        """Threads other than the kernel's own and the libraries' (tqdm's monitor)."""
+        found = []
+        for ident in current_frames():
+            if ident in baseline:
+                continue
+            thread = active_threads.get(ident)
+            kind = type(thread)
+            if thread is not None and (kind.__module__, kind.__qualname__) in _LIBRARY_THREADS:
+                run = getattr(kind.run, "__code__", None)
+                if run is not None and run.co_filename.startswith(roots):
+                    continue
+            found.append(getattr(thread, "name", None) or f"thread {ident}")
+        return found
+
+    def run_test(data: bytes, mac: str) -> None:
+        """Run one test the grader signed (see :mod:`lablib.grading.verdict`)."""
+        if secret is None or answers is None:
+            raise PermissionError("this kernel was not started to run graded tests")
+        expected = blake2b(data, key=secret, digest_size=32).hexdigest()
+        if type(mac) is not str or mac != expected:
+            raise PermissionError("not allowed while grading: a test the grader did not sign")
+        restore()
+        token, mode, code = data.decode("utf-8").split("\n", 2)
+        path = answers + "/" + token + ".jsonl"
+
+        def emit(line: str) -> None:
+            mark = blake2b(f"{token}\n{line}".encode(), key=secret, digest_size=32).hexdigest()
+            fd = os_open(path, flags, 0o600)
+            try:
+                os_write(fd, f"{line} {mark}\n".encode())
+            finally:
+                os_close(fd)
+
+        namespace = {
+            "__builtins__": dict(genuine_builtins),
+            "__lablib_user__": getattr(shell, "user_ns", None) or {},
+            "__lablib_emit__": emit,
+            "__lablib_threads__": threads,
+            "__lablib_asarray__": asarray,
+            "__lablib_ndarray__": ndarray,
+            "__lablib_generic__": generic,
+            "__lablib_b64__": lambda raw: b2a(raw, newline=False).decode("ascii"),
+            "__lablib_max_bytes__": 64 * 2**20,
+        }
+        del mode  # the code already says it
+        exec(compile(code, trusted, "exec"), namespace)
+
     def guard(event: str, args: tuple) -> None:
+        if event == "lablib.test":
+            if len(args) == 2 and type(args[0]) is str:
+                run_test(a2b(args[0]), args[1])
+                return
+            raise PermissionError("not allowed while grading: a malformed test request")
+        if event in _FRAME_EVENTS or (
+            event == "object.__getattr__" and len(args) > 1 and args[1] in _FRAME_ATTRIBUTES
+        ):
+            frames_check(event)
+            return
         why = _DENIED.get(event)
         if why is not None:
             raise PermissionError(f"not allowed while grading: {why} ({event})")
