@@ -1,10 +1,22 @@
 """Find and identify the notebooks in a folder of submissions.
 
-Layout: one folder per student (any name: an LMS's ``Jane Doe_1234_assignsubmission``
-is fine), holding that student's notebooks, at any depth; files directly in the
-submissions folder are also accepted (Canvas-style ``doejane_1234_01_lab.ipynb``: the
-student is the name without the lab). Hidden files and folders (``.ipynb_checkpoints``),
-``__MACOSX`` and symbolic links are skipped.
+Layout: one folder per student (any name), holding that student's notebooks, at any
+depth; files directly in the submissions folder are also accepted. Hidden files and
+folders (``.ipynb_checkpoints``), ``__MACOSX`` and symbolic links are skipped.
+
+Who submitted is read from the LMS's download names (:func:`parse_lms_name`):
+
+* Canvas ("Download Submissions", loose files): ``doejane_1234_5678_lab01.ipynb`` or
+  ``doejane_LATE_1234_5678_lab01.ipynb`` is sortable name, ``LATE``, Canvas user id,
+  file id, the student's own file name (``ContentZipper#get_filename`` in canvas-lms).
+  The student key is the user id ``1234``, the same in every assignment and the ``ID``
+  column of Canvas's gradebook export; ``anon_<id>`` with anonymous grading.
+* Moodle ("Download all submissions"): folders ``Jane Doe_4711_assignsubmission_file``
+  (Moodle 3.1+) or flat ``Jane Doe_4711_assignsubmission_file_lab01.ipynb``. The number
+  is the assignment's *participant* id (``assign_user_mapping``), different in every
+  assignment and in no grade export, so the key is the full name ``Jane Doe``; two
+  same-named participants of one lab stay apart as ``Jane Doe (4711)``.
+* Anything else: the folder name, or for a loose file its name without the lab.
 
 A notebook's lab is read from its content, because Colab renames files to
 ``Copy of ...`` and LMS downloads add suffixes: first the setup call
@@ -19,13 +31,22 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import nbformat
 
 from lablib.course import LAB_NAME_PATTERN
 from lablib.grading.plan import LabPlan, defined_names
 
-__all__ = ["Candidate", "read_notebook", "find_candidates", "code_sources", "MAX_BYTES"]
+__all__ = [
+    "Candidate",
+    "LmsName",
+    "read_notebook",
+    "find_candidates",
+    "code_sources",
+    "parse_lms_name",
+    "MAX_BYTES",
+]
 
 MAX_BYTES = 50 * 2**20
 SETUP_CALL = re.compile(rf"""\bsetup\s*\(\s*(?:lab\s*=\s*)?["']({LAB_NAME_PATTERN})["']""")
@@ -44,6 +65,68 @@ class Candidate:
     problem: str | None = None  # why it cannot be graded (None: a readable notebook)
     mtime: float = 0.0
     sources: list[str] = field(default_factory=list, repr=False)
+    display: str = ""  # the student's name as the LMS download wrote it ("" if none)
+    lms_id: str | None = None  # Canvas user id / Moodle participant id from the name
+    late: bool = False  # Canvas marked the file LATE
+
+
+@dataclass(frozen=True)
+class LmsName:
+    """Who an LMS download's file or folder name says submitted it."""
+
+    lms: str  # "canvas" | "moodle"
+    key: str  # the student key for the gradebook
+    display: str  # the name as the LMS wrote it ("doejane", "Jane Doe")
+    lms_id: str | None  # Canvas user id, Moodle participant id, Canvas anonymous id
+    rest: str = ""  # the student's own file name ("lab01.ipynb"); "" for a folder
+    late: bool = False
+
+
+_CANVAS = re.compile(r"^(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<fid>\d+)_(?P<rest>.+)$")
+_CANVAS_ANON = re.compile(
+    r"^(?:(?P<late>LATE)_)?anon_(?P<anon>[A-Za-z0-9]+)_(?P<fid>\d+)_(?P<rest>.+)$"
+)
+_MOODLE = re.compile(
+    r"^(?P<name>[^_]+)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<rest>.*))?$"
+)
+_MOODLE_BLIND = "Participant"  # Moodle's name for a student under blind marking
+
+
+def parse_lms_name(name: str, labs: Iterable[str] = ()) -> LmsName | None:
+    """The student a Canvas or Moodle download name points to, else None.
+
+    ``labs``: lab stems; a name whose lab stem starts inside the would-be ids
+    (``bo_123_99_grading_fixture.ipynb`` with lab ``99_grading_fixture``) is not read as
+    Canvas's (the ``99`` is the lab's number, not a file id).
+
+    Example:
+        >>> who = parse_lms_name("doejane_LATE_1234_5678_lab01.ipynb")
+        >>> who.lms, who.key, who.display, who.rest, who.late
+        ('canvas', '1234', 'doejane', 'lab01.ipynb', True)
+        >>> parse_lms_name("Jane Doe_4711_assignsubmission_file").key
+        'Jane Doe'
+        >>> parse_lms_name("ana_lima") is None
+        True
+    """
+    found = _MOODLE.match(name)
+    if found and found["name"].strip():
+        display = found["name"].strip()
+        if display == _MOODLE_BLIND:  # blind marking: the participant id is all there is
+            display = f"{display} {found['pid']}"
+        return LmsName("moodle", display, display, found["pid"], found["rest"] or "")
+    found = _CANVAS_ANON.match(name) or _CANVAS.match(name)
+    if not found:
+        return None
+    lowered = name.lower()
+    for stem in labs:
+        at = lowered.find(stem.lower())
+        if 0 <= at < found.start("rest"):
+            return None
+    late = bool(found["late"])
+    if "anon" in found.groupdict():
+        key = f"anon_{found['anon']}"
+        return LmsName("canvas", key, f"anonymous {found['anon']}", key, found["rest"], late)
+    return LmsName("canvas", found["uid"], found["name"], found["uid"], found["rest"], late)
 
 
 def code_sources(raw: dict) -> list[str]:
@@ -177,36 +260,72 @@ def _student_from_file(path: Path, lab: str | None) -> str:
     return stem or path.stem
 
 
+def _folder(entry: Path, key: str, plans: dict[str, LabPlan]) -> list[Candidate]:
+    found = []
+    for path in _files(entry):
+        if path.is_symlink():
+            found.append(
+                Candidate(
+                    path,
+                    key,
+                    named=_lab_from_name(path.name, plans),
+                    problem="a symbolic link, not a file: not graded",
+                )
+            )
+        elif path.suffix.lower() == ".ipynb" or _lab_from_name(path.name, plans):
+            found.append(_candidate(path, key, plans))
+        else:
+            found.append(
+                Candidate(path, key, problem=f"not a notebook ({path.suffix or 'no'} file)")
+            )
+    return found
+
+
+def _identify(candidates: list[Candidate], ident: LmsName | None) -> list[Candidate]:
+    for candidate in candidates:
+        if ident is not None:
+            candidate.display, candidate.lms_id = ident.display, ident.lms_id
+            candidate.late = candidate.late or ident.late
+    return candidates
+
+
 def find_candidates(root: Path, plans: dict[str, LabPlan]) -> dict[str, list[Candidate]]:
-    """Every student (folder name) with the files found for them; students with no files too."""
+    """Every student with the files found for them; students with no files too.
+
+    The key is the LMS's student key when the folder or file name is a Canvas or Moodle
+    download's (see :func:`parse_lms_name`), else the folder name (loose files: the file
+    name without the lab)."""
     students: dict[str, list[Candidate]] = {}
+    moodle: dict[str, dict[str, list[Candidate]]] = {}  # full name -> participant id -> files
     for entry in sorted(Path(root).iterdir()):
-        if entry.name.startswith(".") or entry.name in _SKIP:
+        if entry.name.startswith(".") or entry.name in _SKIP or entry.is_symlink():
             continue
-        if entry.is_symlink():
-            continue
+        ident = parse_lms_name(entry.name, plans)
         if entry.is_dir():
-            students.setdefault(entry.name, [])
-            for path in _files(entry):
-                if path.is_symlink():
-                    students[entry.name].append(
-                        Candidate(
-                            path,
-                            entry.name,
-                            named=_lab_from_name(path.name, plans),
-                            problem="a symbolic link, not a file: not graded",
-                        )
-                    )
-                elif path.suffix.lower() == ".ipynb" or _lab_from_name(path.name, plans):
-                    students[entry.name].append(_candidate(path, entry.name, plans))
-                else:
-                    students[entry.name].append(
-                        Candidate(
-                            path, entry.name, problem=f"not a notebook ({path.suffix or 'no'} file)"
-                        )
-                    )
+            key = ident.key if ident else entry.name
+            found = _identify(_folder(entry, key, plans), ident)
         elif entry.is_file():
             candidate = _candidate(entry, "", plans)
-            candidate.student = _student_from_file(entry, candidate.lab)
-            students.setdefault(candidate.student, []).append(candidate)
+            named = _lab_from_name(ident.rest, plans) if ident is not None else None
+            if candidate.named is None and named:
+                candidate.named = named
+                if candidate.lab is None:
+                    candidate.lab, candidate.how = named, "file name"
+            key = ident.key if ident else _student_from_file(entry, candidate.lab)
+            candidate.student = key
+            found = _identify([candidate], ident)
+        else:
+            continue
+        if ident is not None and ident.lms == "moodle":
+            moodle.setdefault(ident.key, {}).setdefault(ident.lms_id or "", []).extend(found)
+        else:
+            students.setdefault(key, []).extend(found)
+    for name, by_participant in moodle.items():
+        labs = [{c.lab for c in found if c.lab} for found in by_participant.values()]
+        clash = len(labs) > 1 and sum(len(s) for s in labs) > len(set().union(*labs))
+        for participant, found in by_participant.items():
+            key = f"{name} ({participant})" if clash else name
+            for candidate in found:
+                candidate.student = key
+            students.setdefault(key, []).extend(found)
     return students
