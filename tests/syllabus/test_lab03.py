@@ -1,10 +1,14 @@
-"""Lab 03 (pooling): the slides' numbers, against Keras pooling layers and NumPy arithmetic.
+"""Lab 03 (pooling): the slides' numbers, against Keras pooling layers and NumPy arithmetic, and
+computed by the lab's own functions (``lab_code("03")``: the instructor notebook's definitions,
+nothing run).
 
 Pooled values are compared exactly (max of floats; averages of small integers); parameter
 counts exactly.
 """
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +16,33 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
+try:
+    from labcode import lab_code
+except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from labcode import lab_code
+
+# Seed 000: a 4x4 input whose rows are all [35, 60, 275, -280]
+ROWS = np.tile([35, 60, 275, -280], (4, 1))
+# (pool size, stride) -> the full output: the slides show F=2; F=3 is a figure, the lab prints it
+ROWS_POOLED = {
+    (2, 2): [[60, 275], [60, 275]],
+    (2, 1): [[60, 275, 275]] * 3,
+    (3, 1): [[275, 275], [275, 275]],
+}
+
 
 def pool(layer, x):
     return np.asarray(layer(np.asarray(x, "float32")[None, :, :, None]))[0, :, :, 0]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return lab_code("03")
+
+
+def nhwc(x):
+    return np.asarray(x, "float32")[None, :, :, None]
 
 
 def test_arange9_max_pooling_2x2_stride_1():
@@ -36,6 +64,60 @@ def test_the_slide_rows_35_60_275_minus_280():
         pool(keras.layers.MaxPooling2D(2, strides=1), x), [[60, 275, 275]] * 3
     )
     assert pool(keras.layers.MaxPooling2D(3, strides=1), x).shape == (2, 2)
+    np.testing.assert_array_equal(
+        pool(keras.layers.MaxPooling2D(3, strides=1), x), [[275, 275], [275, 275]]
+    )
+
+
+# --- the lab's own code -------------------------------------------------------------------------
+
+
+def test_lab_pools_arange9(lab):
+    x = nhwc(np.arange(9).reshape(3, 3))
+    np.testing.assert_array_equal(lab.max_pool2d(x, 2, stride=1)[0, :, :, 0], [[4, 5], [7, 8]])
+    np.testing.assert_array_equal(lab.avg_pool2d(x, 2, stride=1)[0, :, :, 0], [[2, 3], [5, 6]])
+    np.testing.assert_array_equal(
+        lab.max_pool2d(x, 2, stride=1), keras.layers.MaxPooling2D(2, strides=1)(x)
+    )
+
+
+@pytest.mark.parametrize("f, s", list(ROWS_POOLED))
+def test_lab_max_pool2d_of_the_slide_rows(lab, f, s):
+    got = lab.max_pool2d(nhwc(ROWS), f, stride=s)[0, :, :, 0]
+    np.testing.assert_array_equal(got, ROWS_POOLED[(f, s)])
+    np.testing.assert_array_equal(got, pool(keras.layers.MaxPooling2D(f, strides=s), ROWS))
+    # plain arithmetic: the max of every f x f window, moving by s
+    n = (4 - f) // s + 1
+    windows = [
+        [ROWS[i * s : i * s + f, j * s : j * s + f].max() for j in range(n)] for i in range(n)
+    ]
+    np.testing.assert_array_equal(got, windows)
+
+
+@pytest.mark.parametrize(
+    "w_in, f, s, expected",
+    [
+        (3, 2, 1, 2),
+        (4, 2, 2, 2),
+        (4, 2, 1, 3),
+        (4, 3, 1, 2),
+        (28, 2, None, 14),
+        (14, 2, None, 7),
+        (7, 2, None, 3),
+    ],
+)
+def test_lab_pool_output_size(lab, w_in, f, s, expected):
+    assert lab.pool_output_size(w_in, f, s) == expected
+    layer = keras.layers.MaxPooling2D(f, strides=s)
+    assert layer.compute_output_shape((1, w_in, w_in, 1))[1] == expected
+
+
+def test_lab_global_avg_pool_of_a_10x10x64_block(lab):
+    x = np.random.default_rng(0).normal(size=(2, 10, 10, 64)).astype("float32")
+    got = lab.global_avg_pool(x)
+    assert got.shape == (2, 64)
+    np.testing.assert_allclose(got, x.astype(float).mean(axis=(1, 2)), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got, keras.layers.GlobalAveragePooling2D()(x), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(
