@@ -8,9 +8,18 @@ Markers, keyed by text because Colab keeps text, not cell metadata (nbgrader-com
 * A test cell's first line is ``# TEST name (N points)``; instructor-only checks sit
   between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` and are removed.
 
+Each marker has exactly one spelling (:func:`lablib.grading.markers.find_marker`): a line
+nbgrader would take for a marker in another spelling (``# BEGIN SOLUTION``, the phrase after
+code or in a markdown cell) is refused, never released as it stands.
+
 ``release_notebook`` returns the student notebook and the hidden tests keyed by test name;
 ``release_all`` writes ``release/NN_lab.ipynb`` and ``build/autograder/NN_lab.json``.
 Malformed markers raise :class:`MarkerError` naming the notebook, cell and line.
+
+The student notebook's cells carry nbgrader's cell metadata
+(:func:`lablib.grading.nbgrader.cell_metadata`: test cells are graded and locked, exercise
+cells are solution cells, the rest is locked), so a course that grades with ``nbgrader
+autograde`` finds every test in a notebook released here.
 """
 
 from __future__ import annotations
@@ -28,19 +37,17 @@ from lablib.grading.markers import (
     BEGIN_SOLUTION,
     END_HIDDEN,
     END_SOLUTION,
-    MARKERS,
+    MarkerError,
+    find_marker,
     parse_test_header,
     solution_stub,
 )
+from lablib.grading.nbgrader import cell_metadata
 from lablib.grading.publish import Target, retarget
 
 __all__ = ["MarkerError", "TestSpec", "release_all", "release_notebook"]
 
 _KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-
-
-class MarkerError(ValueError):
-    """A malformed marker; the message names notebook, cell (0-based index) and line (1-based)."""
 
 
 @dataclass(frozen=True)
@@ -53,15 +60,6 @@ class TestSpec:
     hidden: str
 
 
-def _marker(line: str) -> str | None:
-    stripped = line.strip()
-    if stripped in MARKERS:
-        return stripped
-    if stripped.startswith("###") and ("SOLUTION" in stripped or "HIDDEN" in stripped):
-        return "unknown"
-    return None
-
-
 def _enclosing_def(lines: list[str], number: int) -> str | None:
     """The function whose body holds line ``number`` (1-based), if any."""
     depth = len(lines[number - 1]) - len(lines[number - 1].lstrip())
@@ -72,17 +70,20 @@ def _enclosing_def(lines: list[str], number: int) -> str | None:
     return None
 
 
-def _split(source: str, where: str, is_test: bool) -> tuple[str, str]:
-    """Return (student source, hidden code) for one cell, or raise MarkerError."""
-    out, hidden, block, start = [], [], None, 0
+def _split(source: str, where: str, is_test: bool) -> tuple[str, str, str | None]:
+    """Return (student source, hidden code, exercise) for one code cell, or raise MarkerError.
+
+    ``exercise`` is None when the cell has no solution region, else the function whose
+    body holds the first one ("" when it is at the top level).
+    """
+    out, hidden, block, start, exercise = [], [], None, 0, None
     lines = source.split("\n")
     for number, line in enumerate(lines, start=1):
-        marker = _marker(line)
         at = f"{where}, line {number}"
-        if marker == "unknown":
-            raise MarkerError(
-                f"{at}: unrecognized marker {line.strip()!r}; use one of {', '.join(MARKERS)}"
-            )
+        try:
+            marker = find_marker(line)
+        except MarkerError as exc:
+            raise MarkerError(f"{at}: {exc}") from None
         if marker in (BEGIN_SOLUTION, BEGIN_HIDDEN):
             if block:
                 raise MarkerError(
@@ -94,11 +95,19 @@ def _split(source: str, where: str, is_test: bool) -> tuple[str, str]:
                     f"{at}: hidden tests outside a test cell "
                     "(a test cell starts with '# TEST name (N points)')"
                 )
+            if marker == BEGIN_SOLUTION and is_test:
+                raise MarkerError(
+                    f"{at}: a solution region in a test cell: the exercise goes in its own "
+                    "cell above the test (nbgrader would make this a manually graded answer)"
+                )
             block, start = marker, number
             if marker == BEGIN_SOLUTION:
+                name = _enclosing_def(lines, number)
+                if exercise is None:
+                    exercise = name or ""
                 indent = line[: len(line) - len(line.lstrip())]
                 out.append(f"{indent}# YOUR CODE HERE")
-                out.append(f"{indent}{solution_stub(_enclosing_def(lines, number))}")
+                out.append(f"{indent}{solution_stub(name)}")
             continue
         if marker in (END_SOLUTION, END_HIDDEN):
             expected = BEGIN_SOLUTION if marker == END_SOLUTION else BEGIN_HIDDEN
@@ -112,7 +121,22 @@ def _split(source: str, where: str, is_test: bool) -> tuple[str, str]:
             out.append(line)
     if block:
         raise MarkerError(f"{where}, line {start}: {block!r} is never closed")
-    return "\n".join(out), "\n".join(hidden)
+    return "\n".join(out), "\n".join(hidden), exercise
+
+
+def _check_text_cell(source: str, where: str) -> None:
+    """A markdown or raw cell holds no marker: nbgrader would act on it, lablib does not."""
+    for number, line in enumerate(source.split("\n"), start=1):
+        try:
+            marker = find_marker(line, code=False)
+        except MarkerError as exc:
+            raise MarkerError(f"{where}, line {number}: {exc} (in a text cell)") from None
+        if marker:
+            raise MarkerError(
+                f"{where}, line {number}: {marker!r} in a text cell: markers go in code "
+                "cells (nbgrader would replace a text region by 'YOUR ANSWER HERE'; to "
+                "mention a marker in prose, do not write the phrase itself)"
+            )
 
 
 def release_notebook(
@@ -126,28 +150,38 @@ def release_notebook(
 
     Returns:
         ``(student notebook, tests)``: solutions stubbed, hidden tests removed, outputs
-        and execution counts cleared; one :class:`TestSpec` per ``# TEST`` cell.
+        and execution counts cleared, nbgrader cell metadata set; one :class:`TestSpec`
+        per ``# TEST`` cell.
 
     Raises:
-        MarkerError: unbalanced, nested, unknown or misplaced markers, or a test name used twice.
+        MarkerError: unbalanced, nested, unknown or misplaced markers (also a marker nbgrader
+            would act on in another spelling), or a test name used twice.
     """
     student = nbformat.from_dict(json.loads(json.dumps(nb)))
     # Without a kernel spec JupyterLab greets the student with a "Select Kernel" dialog.
     student.metadata.setdefault("kernelspec", dict(_KERNELSPEC))
     student.metadata.setdefault("language_info", {"name": "python"})
     tests: list[TestSpec] = []
+    exercises: dict[int, str] = {}
     for index, cell in enumerate(student.cells):
+        where = f"{name}: cell {index}"
         if cell.cell_type != "code":
+            _check_text_cell(cell.source, where)
             continue
         header = parse_test_header(cell.source)
-        where = f"{name}: cell {index}"
-        cell.source, hidden = _split(cell.source, where, header is not None)
+        cell.source, hidden, exercise = _split(cell.source, where, header is not None)
         cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
+        if exercise is not None:
+            exercises[index] = exercise
         if header:
             if any(t.name == header[0] for t in tests):
                 raise MarkerError(f"{where}, line 1: test name {header[0]!r} is used twice")
             tests.append(TestSpec(header[0], header[1], index, hidden))
+    for cell, meta in zip(student.cells, cell_metadata(nb, tests, exercises)):
+        cell.metadata.pop("nbgrader", None)
+        if meta:
+            cell.metadata["nbgrader"] = meta
     return student, tests
 
 

@@ -51,6 +51,25 @@ def test_release_stubs_solutions_and_removes_hidden_tests():
     assert "hidden_marker_text" in tests[0].hidden
 
 
+def test_release_writes_nbgrader_metadata():
+    student, _ = release_notebook(make_nb(SOLUTION_CELL, TEST_CELL), "lab.ipynb")
+    markdown, solution, test = (c.metadata["nbgrader"] for c in student.cells)
+    assert (solution["grade_id"], solution["solution"], solution["grade"]) == ("f", True, False)
+    assert (test["grade_id"], test["grade"], test["locked"], test["points"]) == (
+        "test_double",
+        True,
+        True,
+        2,
+    )
+    assert markdown["locked"] and not markdown["grade"] and markdown["schema_version"] == 3
+
+
+def test_marker_error_is_one_class():
+    from lablib.grading import markers, release
+
+    assert release.MarkerError is markers.MarkerError
+
+
 def test_release_does_not_modify_the_source():
     nb = make_nb(SOLUTION_CELL)
     release_notebook(nb)
@@ -78,6 +97,12 @@ def test_release_does_not_modify_the_source():
             "cannot nest",
         ),
         (["### BEGIN SOLUTIONS\n### END SOLUTION"], "unrecognized marker"),
+        (
+            ["def f():\n    # BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"],
+            "cell 1, line 2: unrecognized marker '# BEGIN SOLUTION': nbgrader takes",
+        ),
+        (["x = 1  # END HIDDEN TESTS"], "cell 1, line 1: unrecognized marker"),
+        (["### begin solution\ny = 2"], "cell 1, line 1: unrecognized marker"),
         (["# TEST a (1 point)\nx", "# TEST a (2 points)\ny"], "test name 'a' is used twice"),
     ],
 )
