@@ -2,7 +2,7 @@
 
 A small class (three notebooks: the fixture lab's solution and blank release, and the
 ``other_lab`` submission, graded here against a lab 98 made from the fixture lab) is
-graded twice once (module fixture ``base``); each test copies that state (submissions,
+graded twice (module fixture ``base``); each test copies that state (submissions,
 labs, ``out`` with its ``.cache``), changes one thing and grades again. The tests that
 need a real verdict run kernels (a few seconds per notebook); the others replace the
 worker pool with a recorder (``fake_pool``), which shows what would have run.
@@ -87,6 +87,8 @@ def fake_pool(monkeypatch):
     statuses: dict[tuple[str, str], str] = {}
 
     def run_jobs(jobs, handler, context, **kw):
+        if any("student" not in job for job in jobs):  # the labs' reference runs
+            return [{"lab": j["lab"], "recordings": {}, "problems": []} for j in jobs]
         ran.extend(jobs)
         return [
             {**job["error_row"], "status": statuses.get((job["student"], job["lab"]), "error")}
@@ -116,47 +118,40 @@ def test_a_second_run_reuses_every_row_and_writes_the_same_gradebook(base):
     assert second.seconds < first.seconds
 
 
-def test_a_changed_submission_is_the_only_one_graded_again(base, tmp_path):
+def test_a_changed_submission_and_a_corrupted_entry_are_graded_again(base, tmp_path):
     root = _clone(base, tmp_path)
     path = root / "submissions" / "blank" / f"{LAB99}.ipynb"
     nbformat.write(make_fixtures.student({"add": "return a + b"}), path)
-    report = _grade(root)
-    assert report.cache.graded == {("blank", LAB99): "submission changed"}
-    rows, old = _rows(report), _rows(base[2])
-    assert rows[("blank", LAB99)]["score"] == "2"
-    assert json.loads((root / "out" / "blank" / LAB99 / "results.json").read_text())["score"] == 2
-    assert all(rows[k] == old[k] for k in rows if k != ("blank", LAB99))
-
-
-def test_a_changed_lab_grades_that_labs_rows_again(base, tmp_path):
-    root = _clone(base, tmp_path)
-    path = root / "labs" / f"{LAB99}.ipynb"
-    path.write_text(path.read_text().replace("# TEST add (2 points)", "# TEST add (4 points)"))
-    report = _grade(root)
-    assert report.cache.graded == {
-        ("renamed", LAB99): "lab changed",
-        ("blank", LAB99): "lab changed",
-    }
-    assert report.cache.reused == [("other_lab", LAB98)]
-    rows = _rows(report)
-    assert (rows[("renamed", LAB99)]["score"], rows[("renamed", LAB99)]["max_score"]) == ("9", 9)
-    assert "graded because: lab changed 2" in report.summary()
-
-
-def test_a_corrupted_entry_is_graded_again_and_rewritten(base, tmp_path):
-    root = _clone(base, tmp_path)
     entry = root / "out" / CACHE_DIR / "renamed" / LAB99 / "entry.json"
     entry.write_text(entry.read_text()[:100])
     (root / "out" / "renamed" / LAB99 / "results.json").unlink()
     report = _grade(root)
-    assert report.cache.graded == {("renamed", LAB99): "unreadable cache entry"}
-    assert _rows(report)[("renamed", LAB99)]["score"] == "7"
+    assert report.cache.graded == {
+        ("blank", LAB99): "submission changed",
+        ("renamed", LAB99): "unreadable cache entry",
+    }
+    rows, old = _rows(report), _rows(base[2])
+    assert rows[("blank", LAB99)]["score"] == "2"
+    assert json.loads((root / "out" / "blank" / LAB99 / "results.json").read_text())["score"] == 2
+    assert rows[("renamed", LAB99)]["score"] == "7"
     assert (root / "out" / "renamed" / LAB99 / "results.json").is_file()
-    assert json.loads(entry.read_text())["row"]["score"] == "7"
-    assert _grade(root).cache.graded == {}
+    assert json.loads(entry.read_text())["row"]["score"] == "7"  # the entry was written again
+    assert all(rows[k] == old[k] for k in rows if k not in {("blank", LAB99), ("renamed", LAB99)})
 
 
 # ------------------------------------------------------------------ the pool replaced
+
+
+def test_a_changed_lab_grades_that_labs_rows_again(base, tmp_path, fake_pool):
+    ran, _ = fake_pool
+    root = _clone(base, tmp_path)
+    path = root / "labs" / f"{LAB99}.ipynb"
+    path.write_text(path.read_text().replace("# TEST add (2 points)", "# TEST add (4 points)"))
+    report = _grade(root)
+    assert _ran(ran) == {("renamed", LAB99), ("blank", LAB99)}
+    assert set(report.cache.graded.values()) == {"lab changed"}
+    assert report.cache.reused == [("other_lab", LAB98)]
+    assert "graded because: lab changed 2" in report.summary()
 
 
 def test_a_changed_limit_grades_everything_again(base, tmp_path, fake_pool):
