@@ -4,9 +4,20 @@ Parameter counts are Keras's ``count_params()``; MACs are output positions times
 entries read off the built Keras layer (no lablib counter: ``conv_macs`` is the lab's
 exercise); the residual block is written here from the paper (it is the lab's exercise,
 so lablib has none). Counts are compared exactly; the identity check at atol 1e-6.
+
+The families (``lab_code("09")``: the notebook's own ``vgg_from_config``, ``vgg_config_params``,
+``imagenet_resnet``, ``my_residual_block``, ``usual_params``): VGG A-E against the paper's
+Table 2 (millions, rounded) and ``keras.applications.VGG16/VGG19``; ResNet-18 to 152 against
+the ResNet paper's Table 1 "FLOPs" (multiply-adds, one decimal: a count passes within 0.1 G,
+one unit of that last digit; ours lie within 0.07 G) and ``keras.applications.ResNet50/101/152``
+built with ``weights=None``. The slide's AlexNet/LeNet table: LeNet's dense rows and FLOP
+column are 10x the Keras counts, and its "Increase 11x" is 77x by its own totals, 768x by Keras.
 """
 
+import math
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +25,17 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 layers = keras.layers
+
+try:
+    from labcode import lab_code
+except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from labcode import lab_code
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return lab_code("09")
 
 
 def conv(c_out, k, c_in, use_bias=True, size=16, **kwargs):
@@ -105,3 +127,187 @@ def test_residual_block_is_identity_plus_f():
     np.testing.assert_allclose(
         model.predict(data, verbose=0), np.maximum(data, 0), rtol=0, atol=1e-6
     )
+
+
+# ------------------------------------------------------------- the AlexNet / LeNet slide table
+
+
+def dense(units, n_in):
+    layer = layers.Dense(units)
+    layer(keras.Input((n_in,)))
+    return layer
+
+
+def test_lenet_column_is_ten_times_the_keras_counts_and_increase_is_not_11x():
+    # LeNet-5 on 32x32x1, the slide's rows: Conv1, Conv2, Dense1 (C5), Dense2 (F6).
+    c1, c3 = conv(6, 5, 1, size=32), conv(16, 5, 6, size=14)
+    c5, f6 = dense(120, 400), dense(84, 120)
+    assert (c5.count_params(), f6.count_params()) == (48_120, 10_164)  # LeCun et al. 1998
+    # the slide: 0.48M and 0.1M parameters, 0.48M and 0.1M FLOP: ten times these
+    assert round(0.48e6 / c5.count_params()) == round(0.1e6 / f6.count_params()) == 10
+    lenet = [c1, c3, c5, f6]
+    lenet_params = sum(layer.count_params() for layer in lenet)
+    lenet_macs = macs(c1) + macs(c3) + 400 * 120 + 120 * 84
+    assert (lenet_params, lenet_macs) == (60_856, 415_680)
+    assert round(1.2e6 / macs(c1)) == round(2.4e6 / macs(c3)) == 10  # the slide's LeNet FLOP
+    # AlexNet's rows in one tower: conv1 11x11/4 on 224 -> 54, pools 3x3/2: 54 -> 26 -> 12 -> 5.
+    alex = [
+        conv(96, 11, 3, size=224, strides=4),
+        conv(256, 5, 96, size=26, padding="same"),
+        conv(384, 3, 256, size=12, padding="same"),
+        conv(384, 3, 384, size=12, padding="same"),
+        conv(256, 3, 384, size=12, padding="same"),
+    ]
+    fcs = [dense(4096, 5 * 5 * 256), dense(4096, 4096)]
+    alex_params = sum(layer.count_params() for layer in alex + fcs)
+    alex_macs = sum(macs(layer) for layer in alex) + 6400 * 4096 + 4096 * 4096
+    assert alex_params == 46_747_008 and round(alex_params / 1e6) == 47  # the slide: 46M
+    assert round(alex_params / lenet_params) == 768  # the slide: 11x
+    assert round(46e6 / 0.6e6) == 77  # the slide's own totals
+    assert round(alex_macs / lenet_macs) == 2420 and round(1e9 / 4e6) == 250
+
+
+# ------------------------------------------------------------------------------- VGG A to E
+
+# Simonyan & Zisserman, Table 1: kernel sizes per block ("LRN": no parameters); Table 2: millions.
+VGG = {
+    "A": ([[3], [3], [3, 3], [3, 3], [3, 3]], 133),
+    "A-LRN": ([[3, "LRN"], [3], [3, 3], [3, 3], [3, 3]], 133),
+    "B": ([[3, 3]] * 5, 133),
+    "C": ([[3, 3], [3, 3], [3, 3, 1], [3, 3, 1], [3, 3, 1]], 134),
+    "D": ([[3, 3], [3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], 138),
+    "E": ([[3, 3], [3, 3], [3, 3, 3, 3], [3, 3, 3, 3], [3, 3, 3, 3]], 144),
+}
+VGG_EXACT = {
+    "A": 132_863_336,
+    "A-LRN": 132_863_336,
+    "B": 133_047_848,
+    "C": 133_638_952,
+    "D": 138_357_544,
+    "E": 143_667_240,
+}
+
+
+@pytest.mark.parametrize("config", list(VGG))
+def test_vgg_configuration_against_the_paper(lab, config):
+    blocks, millions = VGG[config]
+    net = lab.vgg_from_config(blocks, initializer="zeros")
+    weighted = sum(isinstance(layer, (layers.Conv2D, layers.Dense)) for layer in net.layers)
+    assert weighted == {"A": 11, "A-LRN": 11, "B": 13, "C": 16, "D": 16, "E": 19}[config]
+    assert net.count_params() == VGG_EXACT[config] and round(net.count_params() / 1e6) == millions
+    assert lab.vgg_config_params(blocks) == net.count_params()  # the exercise, by arithmetic
+
+
+@pytest.mark.parametrize("config, application", [("D", "VGG16"), ("E", "VGG19")])
+def test_vgg_d_and_e_are_keras_applications_vgg16_and_vgg19(config, application):
+    reference = getattr(keras.applications, application)(weights=None)
+    assert reference.count_params() == VGG_EXACT[config]
+    if config == "E":  # the ResNet paper: "VGG-19 (19.6 billion FLOPs)"
+        assert round(model_macs(reference) / 1e9, 1) == 19.6
+
+
+@pytest.mark.parametrize(
+    "blocks, widths, size, classes, units, channels",
+    [
+        ([[3], [3, 1]], (8, 16), 32, 10, 64, 3),
+        ([[3, "LRN", 3], [1], [3, 3]], (4, 6, 10), 36, 5, 32, 1),  # 36 -> 18 -> 9 -> 4
+    ],
+)
+def test_vgg_config_params_on_small_configurations(
+    lab, blocks, widths, size, classes, units, channels
+):
+    x = inputs = keras.Input((size, size, channels))
+    for filters, block in zip(widths, blocks):
+        for kernel in block:
+            if kernel != "LRN":
+                x = layers.Conv2D(filters, kernel, padding="same")(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    for n in (units, units, classes):
+        x = layers.Dense(n)(x)
+    expected = keras.Model(inputs, x).count_params()
+    got = lab.vgg_config_params(blocks, widths, size, classes, units, channels)
+    assert got == expected
+    net = lab.vgg_from_config(blocks, widths, (size, size, channels), classes, units)
+    assert net.count_params() == expected
+
+
+def test_local_response_norm_is_tensorflows_and_has_no_parameters(lab):
+    tf = pytest.importorskip("tensorflow")
+    x = np.random.default_rng(0).normal(size=(2, 3, 3, 8)).astype("float32")
+    for kwargs in [{}, dict(alpha=0.3, k=1.0, beta=0.6)]:  # AlexNet's constants, and larger ones
+        lrn = lab.LocalResponseNorm(**kwargs)
+        ours = keras.ops.convert_to_numpy(lrn(x))
+        alpha, k, beta = kwargs.get("alpha", 1e-4), kwargs.get("k", 2.0), kwargs.get("beta", 0.75)
+        theirs = tf.nn.local_response_normalization(
+            x, depth_radius=2, bias=k, alpha=alpha, beta=beta
+        ).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+        assert lrn.count_params() == 0
+
+
+# ------------------------------------------------------------------------ ResNet-18 to 152
+
+PAPER_GFLOPS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}  # Table 1, multiply-adds
+
+
+def model_macs(model):
+    """Multiply-adds per image of the Conv2D and Dense layers: kernel entries x positions."""
+    return sum(
+        math.prod(layer.kernel.shape) * math.prod(int(d) for d in layer.output.shape[1:-1])
+        for layer in model.layers
+        if isinstance(layer, (layers.Conv2D, layers.Dense))
+    )
+
+
+def without_conv_biases(model):
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    return trainable - sum(
+        math.prod(layer.bias.shape)
+        for layer in model.layers
+        if isinstance(layer, layers.Conv2D) and layer.use_bias
+    )
+
+
+@pytest.mark.parametrize(
+    "depth, per_stage, params, usual, total_macs",
+    [
+        (18, (2, 2, 2, 2), 11_699_112, 11_689_512, 1_814_073_344),
+        (34, (3, 4, 6, 3), 21_814_696, 21_797_672, 3_663_761_408),
+    ],
+)
+def test_resnet18_and_34_from_the_basic_block(lab, depth, per_stage, params, usual, total_macs):
+    """usual: torchvision's documented num_params (11,689,512 and 21,797,672)."""
+    net = lab.imagenet_resnet(lab.my_residual_block, per_stage)
+    assert (net.count_params(), without_conv_biases(net)) == (params, usual)
+    assert lab.usual_params(net) == usual
+    assert model_macs(net) == total_macs and abs(total_macs / 1e9 - PAPER_GFLOPS[depth]) < 0.1
+    # the three 1x1/2 projection shortcuts: 28*28*64*128 + 14*14*128*256 + 7*7*256*512
+    assert lab.projection_macs(net) == 3 * 6_422_528
+    assert round((total_macs - 3 * 6_422_528) / 1e9, 1) == PAPER_GFLOPS[depth]  # plain network
+
+
+@pytest.mark.parametrize(
+    "depth, params, usual, total_macs",
+    [
+        (50, 25_636_712, 25_557_032, 3_857_973_248),
+        (101, 44_707_176, 44_549_160, 7_570_194_432),
+        (152, 60_419_944, 60_192_808, 11_282_415_616),
+    ],
+)
+def test_keras_applications_resnets_against_the_paper(lab, depth, params, usual, total_macs):
+    net = getattr(keras.applications, f"ResNet{depth}")(weights=None)
+    assert (net.count_params(), without_conv_biases(net), lab.usual_params(net)) == (
+        params,
+        usual,
+        usual,
+    )
+    assert model_macs(net) == total_macs and abs(total_macs / 1e9 - PAPER_GFLOPS[depth]) < 0.1
+
+
+def test_resnet50_v1_5_costs_more_for_the_same_parameters(lab):
+    from lablib import architectures
+
+    net = lab.imagenet_resnet(architectures.bottleneck_block, (3, 4, 6, 3))
+    assert without_conv_biases(net) == 25_557_032  # = Keras's v1 ResNet50 without conv biases
+    assert model_macs(net) == 4_089_184_256  # lab 11's v1.5 figure (the slide's 4.1 G)
