@@ -163,3 +163,82 @@ def test_bottleneck_counts():
     assert (
         bottleneck.count_params() == (256 + 1) * 64 + (9 * 64 + 1) * 64 + (64 + 1) * 256 == 70_016
     )
+
+
+# The slides' Keras code (Keras 2 / PyTorch) on Keras 3, as section 10 of the lab shows it. If a
+# Keras release changes one of these behaviours, the lab's text has to change with it.
+
+
+def test_rmsprop_lr_is_rejected_learning_rate_is_the_name():
+    with pytest.raises(ValueError, match="not recognized"):
+        keras.optimizers.RMSprop(lr=0.001)  # seed 001: optimizers.RMSprop(lr=0.001)
+    assert float(keras.optimizers.RMSprop(learning_rate=0.001).learning_rate) == pytest.approx(1e-3)
+    assert float(keras.optimizers.get("rmsprop").learning_rate) == pytest.approx(1e-3)
+
+
+def test_a_string_stride_is_rejected_and_printed_without_quotes():
+    with pytest.raises(ValueError, match=r"tuple of 2 integers\. Received strides=1$"):
+        keras.layers.Conv2D(filters=16, kernel_size=2, strides="1", padding="same")
+    cnn = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(16, 2, strides=1, padding="same"),
+            keras.layers.MaxPooling2D(pool_size=(2, 2), strides=2),
+        ]
+    )
+    assert cnn.layers[0].count_params() == 2 * 2 * 16 + 16 == 80
+    assert cnn.output_shape == (None, 14, 14, 16)
+
+
+def test_input_shape_on_a_layer_warns_and_builds_the_same_model():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.Sequential()
+        model.add(keras.layers.Dense(32, input_shape=(784,)))
+        model.add(keras.layers.Dense(32))
+    assert any(
+        issubclass(w.category, UserWarning) and "Input(shape)" in str(w.message) for w in caught
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model_k3 = keras.Sequential(
+            [keras.Input(shape=(784,)), keras.layers.Dense(32), keras.layers.Dense(32)]
+        )
+    assert not any("input_shape" in str(w.message) for w in caught)
+    assert model.input_shape == model_k3.input_shape == (None, 784)
+    assert model.count_params() == model_k3.count_params() == 784 * 32 + 32 + 32 * 32 + 32 == 26_176
+
+
+def test_nchw_data_read_as_nhwc():
+    # The photo of the lab: skimage's chelsea, 300 rows x 451 columns x 3 colours.
+    x_nhwc = np.zeros((1, 300, 451, 3), "float32")
+    x_nchw = np.transpose(x_nhwc, (0, 3, 1, 2))
+    assert x_nchw.shape == (1, 3, 300, 451)  # (N, C, H, W): height before width
+    right, wrong = keras.layers.Conv2D(8, 3), keras.layers.Conv2D(8, 3)
+    assert tuple(right(x_nhwc).shape) == (1, 298, 449, 8)
+    assert right.count_params() == 3 * 3 * 3 * 8 + 8 == 224
+    assert tuple(wrong(x_nchw).shape) == (1, 1, 298, 8)  # H=3, W=300, C=451: no error
+    assert tuple(wrong.kernel.shape) == (3, 3, 451, 8)
+    assert wrong.count_params() == 3 * 3 * 451 * 8 + 8 == 32_480
+    with pytest.raises(ValueError, match="output size would be zero or negative"):
+        keras.layers.Conv2D(32, 3)(np.zeros((128, 1, 28, 28), "float32"))
+
+
+def test_channels_first_conv_equals_the_transposed_channels_last_one():
+    rng = np.random.default_rng(0)
+    x_nchw = rng.normal(size=(2, 3, 7, 9)).astype("float32")
+    x_nhwc = np.transpose(x_nchw, (0, 2, 3, 1))
+    last = keras.layers.Conv2D(4, 3)
+    y_last = np.asarray(last(x_nhwc))
+    first = keras.layers.Conv2D(4, 3, data_format="channels_first")
+    first.build(x_nchw.shape)
+    first.set_weights(last.get_weights())  # the kernel is (3, 3, 3, 4) in both layouts
+    assert tuple(first.kernel.shape) == (3, 3, 3, 4)
+    try:
+        y_first = np.asarray(first(x_nchw))
+    except Exception as err:  # TensorFlow's own CPU kernel has no NCHW (oneDNN or a GPU does)
+        assert "only supports the NHWC tensor format on the CPU" in str(err)
+        return
+    np.testing.assert_allclose(np.transpose(y_first, (0, 2, 3, 1)), y_last, atol=1e-5)

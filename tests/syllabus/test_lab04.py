@@ -1,4 +1,5 @@
-"""Lab 04 (backpropagation): the slide's example gradients, computed by tf.GradientTape.
+"""Lab 04 (backpropagation): the slide's example gradients, computed by tf.GradientTape, and the
+lab's own pooling backward passes (``lab_code("04")``) against Keras's pooling layers.
 
 The slide: X = arange(9).reshape(3, 3), F = [[1, 2], [3, 4]], and an upstream gradient
 dL/dO = [[10, 100], [1000, 10000]] whose digits show which output reached which input.
@@ -6,6 +7,8 @@ float64 throughout; the results are integers, compared within 1e-9.
 """
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,12 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
+
+try:
+    from labcode import lab_code
+except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from labcode import lab_code
 
 X = np.arange(9, dtype=float).reshape(3, 3)
 F = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -86,3 +95,71 @@ def test_tiny_cnn_parameter_counts():
         0,
         7 * 7 * 8 * 10 + 10,
     ]
+
+
+# Average pooling backward (the slide's "copy the values back"): the lab's avgpool_backward
+# and Keras's layers under tf.GradientTape, float64.
+
+X4 = np.array([[1, 2, 0, 0], [3, 4, 0, 9], [0, 0, 5, 0], [7, 0, 0, 6]], float)[None, :, :, None]
+G4 = np.array([[10.0, 20.0], [30.0, 40.0]])[None, :, :, None]
+
+
+def tape_grad(layer, x, dout):
+    xt = tf.constant(x, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        loss = tf.reduce_sum(layer(xt) * dout)
+    return tape.gradient(loss, xt).numpy()
+
+
+def test_pooling_layers_copy_the_gradient_back():
+    lab = lab_code("04")
+    dx_max = tape_grad(keras.layers.MaxPooling2D(2, dtype="float64"), X4, G4)
+    np.testing.assert_array_equal(
+        dx_max[0, :, :, 0], [[0, 0, 0, 0], [0, 10, 0, 20], [0, 0, 0, 0], [30, 0, 0, 40]]
+    )
+    np.testing.assert_array_equal(lab.maxpool_backward(G4, X4), dx_max)
+    dx_avg = tape_grad(keras.layers.AveragePooling2D(2, dtype="float64"), X4, G4)
+    expected = [[2.5, 2.5, 5, 5], [2.5, 2.5, 5, 5], [7.5, 7.5, 10, 10], [7.5, 7.5, 10, 10]]
+    np.testing.assert_array_equal(dx_avg[0, :, :, 0], expected)
+    np.testing.assert_array_equal(dx_avg[0, :, :, 0], np.kron(G4[0, :, :, 0], np.ones((2, 2))) / 4)
+    np.testing.assert_array_equal(lab.avgpool_backward(G4, X4.shape)[0, :, :, 0], expected)
+    assert dx_max.sum() == dx_avg.sum() == G4.sum() == 100
+
+
+def test_overlapping_average_windows_add_their_shares():
+    lab = lab_code("04")
+    layer = keras.layers.AveragePooling2D(2, strides=1, dtype="float64")
+    dx = tape_grad(layer, X4, np.ones((1, 3, 3, 1)))
+    expected = np.array([[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]]) / 4
+    np.testing.assert_array_equal(dx[0, :, :, 0], expected)
+    np.testing.assert_array_equal(
+        lab.avgpool_backward(np.ones((1, 3, 3, 1)), (1, 4, 4, 1), 2, 1)[0, :, :, 0], expected
+    )
+
+
+@pytest.mark.parametrize(
+    "shape, pool, stride",
+    [
+        ((2, 6, 6, 3), 2, None),
+        ((3, 7, 7, 2), 2, None),  # last row and column in no window
+        ((2, 7, 8, 3), 3, 1),  # overlapping
+        ((1, 9, 9, 2), 3, 2),  # overlapping, stride 2
+        ((2, 8, 9, 1), 2, 3),  # gaps between windows
+        ((1, 5, 5, 3), 5, None),  # global average pooling
+    ],
+)
+def test_lab_avgpool_matches_keras_forward_and_backward(shape, pool, stride):
+    lab = lab_code("04")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=shape)
+    layer = keras.layers.AveragePooling2D(pool, strides=stride, dtype="float64")
+    out = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(lab.avgpool_forward(x, pool, stride), out, rtol=1e-12, atol=1e-12)
+    dout = rng.normal(size=out.shape)
+    np.testing.assert_allclose(
+        lab.avgpool_backward(dout, shape, pool, stride),
+        tape_grad(layer, x, dout),
+        rtol=1e-12,
+        atol=1e-12,
+    )
