@@ -6,7 +6,7 @@ imports, and nothing else run: no setup call, no training, no plots. A syllabus 
 check that the code a student reads reproduces the slide's number, next to an independent
 reference (NumPy, SciPy, Keras)::
 
-    from labcode import lab_code  # tests/syllabus is on sys.path under pytest
+    from labcode import lab_code  # tests/syllabus/conftest.py puts this folder on sys.path
 
     def test_slide_example():
         lab = lab_code("01")
