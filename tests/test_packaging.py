@@ -110,7 +110,16 @@ def test_console_script_has_the_makefiles_verbs():
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(sub.choices) == {"release", "data", "run", "info", "grade"}
+    assert set(sub.choices) == {
+        "release",
+        "data",
+        "run",
+        "info",
+        "grade",
+        "gradescope",
+        "export",
+        "nbgrader",
+    }
     args = parser.parse_args(["run", "03", "--profile", "quick"])
     assert args.only == ["03"] and args.profile == "quick" and callable(args.func)
     makefile = (ROOT / "Makefile").read_text()

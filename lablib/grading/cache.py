@@ -50,7 +50,8 @@ __all__ = [
 
 CACHE_DIR = ".cache"  # under --out; student folders never start with a dot (see gradebook._slug)
 CACHED_STATUSES = frozenset({"graded", "crashed", "memory", "invalid", "wrong_lab", "missing"})
-NOT_VERDICT = frozenset({"workers", "progress", "cache"})  # GradeOptions fields left out of a key
+#: GradeOptions fields left out of a key
+NOT_VERDICT = frozenset({"workers", "progress", "cache", "references"})
 _ENTRY = "entry.json"
 _FORMAT = 1  # bump when the layout of entry.json changes
 _PACKAGES = ("numpy", "keras", "tensorflow", "ipykernel", "nbclient", "jupyter_client")

@@ -31,6 +31,7 @@ The grader never stops on a bad submission: every (student, lab) gets a row.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import secrets
@@ -45,6 +46,15 @@ from pathlib import Path
 from typing import Any
 
 from lablib.course import find_labs
+from lablib.grading.cache import (
+    CACHE_DIR,
+    CacheStats,
+    GradeCache,
+    _sha256_file,
+    _sha256_json,
+    grader_fingerprint,
+    verdict_options,
+)
 from lablib.grading.execute import ExecOptions, Sandbox, readable_paths, run_sync
 from lablib.grading.own_work import lablib_references
 from lablib.grading.plan import LabPlan, load_plan, match_exercises, rebuild
@@ -60,8 +70,19 @@ from lablib.grading.report import (
     write_results,
 )
 from lablib.grading.submissions import Candidate, find_candidates, read_notebook
+from lablib.grading.verdict import Recording, as_answers, judge, reference_problems
 
-__all__ = ["GradeOptions", "GradeReport", "grade", "grade_one", "flag_code", "STATUSES", "COLUMNS"]
+__all__ = [
+    "GradeOptions",
+    "GradeReport",
+    "grade",
+    "grade_one",
+    "flag_code",
+    "reference_run",
+    "write_references",
+    "STATUSES",
+    "COLUMNS",
+]
 
 COLUMNS = [
     "student",
@@ -109,6 +130,11 @@ class GradeOptions:
     landlock: bool = True  # restrict the kernel's file access where Linux offers it
     progress: bool = True
     extra_read: list[str] = field(default_factory=list)  # more folders the kernels may read
+    cache: bool = True  # reuse out/.cache for unchanged inputs (lablib.grading.cache)
+    #: where the instructor's reference runs are kept (default: out/.cache/reference when the
+    #: cache is on); a Gradescope image computes them once at build time
+    references: Path | None = None
+    show_hidden: bool = False  # feedback.html shows a failed hidden check's message
 
     def exec_options(self) -> ExecOptions:
         return ExecOptions(
@@ -129,6 +155,7 @@ class GradeReport:
     gradebook: Path
     plot: Path | None
     seconds: float
+    cache: CacheStats | None = None  # which rows were reused, why the others were graded
 
     @property
     def counts(self) -> Counter:
@@ -148,6 +175,8 @@ class GradeReport:
                 f"median {statistics.median(scores):g}, "
                 f"min {min(scores):g}, max {max(scores):g} (n={len(scores)})"
             )
+        if self.cache is not None and (self.cache.graded or self.cache.reused):
+            lines.append(self.cache.line())
         lines.append(f"feedback: {self.out}/<student>/<lab>/feedback.html; plot: {self.plot}")
         return "\n".join(lines)
 
@@ -219,6 +248,17 @@ def grade_one(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     plan = _PLANS.get(lab) or _PLANS.setdefault(
         lab, load_plan(Path(context["labs"]) / f"{lab}.ipynb")
     )
+    reference = context.get("references", {}).get(lab)
+    if reference is None or reference["problems"]:
+        why = "; ".join(reference["problems"]) if reference else "no reference run"
+        return _row(
+            job["student"],
+            lab,
+            plan,
+            "error",
+            f"the instructor's solution could not be run as the reference: {why}",
+            file=job["file"],
+        )
     sources, problem = read_notebook(path)
     if sources is None:
         return _row(
@@ -234,7 +274,7 @@ def grade_one(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     finally:
         shutil.rmtree(sandbox.job, ignore_errors=True)
     seconds = time.monotonic() - start
-    outcomes = score_tests(cells, results, options.memory / 2**30)
+    outcomes = score_tests(cells, results, options.memory / 2**30, reference["recordings"])
     reaching = {
         e.cell: lablib_references(matched[e.cell], plan.bindings, e.allowed) for e in plan.exercises
     }
@@ -264,8 +304,9 @@ def grade_one(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         outcomes=outcomes,
         cells=cells,
         notes=notes,
+        show_hidden=context.get("show_hidden", False),
     )
-    write_executed(out / "executed.ipynb", plan, cells, results)
+    write_executed(out / "executed.ipynb", plan, cells, results, outcomes)
     score = sum(o.score for o in outcomes)
     return _row(
         job["student"],
@@ -279,6 +320,146 @@ def grade_one(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         file=job["file"],
         seconds=f"{seconds:.1f}",
     )
+
+
+def reference_run(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Run the instructor's solution of one lab in a grading kernel, as the tests' reference.
+
+    Returns ``{"lab", "recordings": {test: Recording}, "problems": [sentences]}``: every
+    test must run to its end and pass its own checks, or the lab cannot be graded.
+    """
+    lab = job["lab"]
+    plan = _PLANS.get(lab) or _PLANS.setdefault(
+        lab, load_plan(Path(context["labs"]) / f"{lab}.ipynb")
+    )
+    solutions = {e.cell: plan.notebook.cells[e.cell].source for e in plan.exercises}
+    tokens = {t.name: secrets.token_hex(16) for t in plan.tests}
+    cells = rebuild(plan, solutions, tokens, "reference")
+    sandbox = Sandbox(Path(job["job_dir"]), context["protected"], context["read"])
+    try:
+        results = run_sync(cells, sandbox, context["options"])
+    finally:
+        shutil.rmtree(sandbox.job, ignore_errors=True)
+    recordings, problems = {}, []
+    for cell, result in zip(cells, results):
+        if cell.test is None:
+            continue
+        recording = result.recording or Recording()
+        why = reference_problems(recording)
+        if result.status != "ok":
+            why.insert(0, f"the cell ended with {result.status} {result.ename} {result.evalue}")
+        if not why:
+            verdict = judge(cell.sites, recording, as_answers(recording, cell.sites))
+            if not verdict.passed:
+                why.append(f"the solution fails its own test: {verdict.message}")
+        if why:
+            problems.append(f"test {cell.test.name}: {'; '.join(why)}")
+        recordings[cell.test.name] = recording
+    return {"lab": lab, "status": "reference", "recordings": recordings, "problems": problems}
+
+
+def _reference_file(folder: Path, labs: Path, lab: str, options: GradeOptions) -> Path:
+    """Where lab's reference run is stored: keyed by the lab notebook, the grader, the limits."""
+    key = _sha256_json(
+        {
+            "lab": _sha256_file(labs / f"{lab}.ipynb"),
+            "grader": grader_fingerprint(),
+            "options": verdict_options(options),
+        }
+    )
+    return Path(folder) / f"{lab}-{key[:20]}.json"
+
+
+def _stored_references(
+    folder: Path | None, labs: Path, needed: list[str], options: GradeOptions
+) -> dict[str, dict[str, Any]]:
+    """The reference runs already computed for these exact inputs (a bad file is ignored)."""
+    found: dict[str, dict[str, Any]] = {}
+    if folder is None:
+        return found
+    for lab in needed:
+        path = _reference_file(folder, labs, lab, options)
+        try:
+            data = json.loads(path.read_text())
+            recordings = {t: Recording.from_json(lines) for t, lines in data["tests"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        found[lab] = {"lab": lab, "status": "reference", "recordings": recordings, "problems": []}
+    return found
+
+
+def _store_references(
+    folder: Path | None, labs: Path, references: list[dict[str, Any]], options: GradeOptions
+) -> None:
+    if folder is None:
+        return
+    for reference in references:
+        if reference.get("problems") or not reference.get("recordings"):
+            continue  # only a clean run is worth keeping
+        path = _reference_file(folder, labs, reference["lab"], options)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tests = {t: r.to_json() for t, r in reference["recordings"].items()}
+        path.write_text(json.dumps({"lab": reference["lab"], "tests": tests}))
+
+
+def write_references(
+    labs: Path,
+    folder: Path,
+    *,
+    expect: list[str] | None = None,
+    options: GradeOptions | None = None,
+) -> dict[str, list[str]]:
+    """Run the instructor's solutions once and keep them in ``folder`` (for a Gradescope image).
+
+    Returns:
+        lab -> the problems of its run (empty when it can serve as the reference).
+    """
+    options = options or GradeOptions(progress=False)
+    labs = Path(labs)
+    plans = {p.stem: load_plan(p) for p in find_labs(labs)}
+    wanted = _expected(plans, expect)
+    work = Path(tempfile.mkdtemp(prefix="lablib-reference-"))
+    try:
+        protected = _protected(labs, Path(folder), Path(folder), work)
+        context = {
+            "labs": str(labs.resolve()),
+            "options": options.exec_options(),
+            "protected": protected,
+            "read": readable_paths(protected, options.extra_read),
+        }
+        results = run_jobs(
+            [_reference_job(lab, work) for lab in wanted],
+            _reference_safely,
+            context,
+            workers=options.workers,
+            progress=False,
+            hard_limit=options.timeout + 120,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _store_references(Path(folder), labs, results, options)
+    return {r["lab"]: list(r.get("problems", [])) for r in results}
+
+
+def _reference_job(lab: str, work: Path) -> dict[str, Any]:
+    return {
+        "lab": lab,
+        "job_dir": str(work / f"reference-{lab}"),
+        "error_row": {
+            "lab": lab,
+            "status": "error",
+            "recordings": {},
+            "problems": ["the reference run failed (its worker died or overran)"],
+        },
+    }
+
+
+def _reference_safely(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return reference_run(job, context)
+    except Exception as exc:  # noqa: BLE001 - reported on every row of the lab
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return {**job["error_row"], "problems": [f"grader error: {last}"]}
 
 
 def _grade_safely(job: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
@@ -401,11 +582,28 @@ def grade(
             "options": options.exec_options(),
             "protected": protected,
             "read": readable_paths(protected, options.extra_read),
+            "show_hidden": options.show_hidden,
         }
         rows, jobs = _plan_rows(
             find_candidates(submissions, plans), expected, plans, submissions, out, work
         )
-        rows += run_jobs(
+        cache = GradeCache(out, labs, options, enabled=options.cache)
+        reused, jobs = cache.split(jobs)
+        needed = sorted({j["lab"] for j in jobs})
+        folder = options.references or (out / CACHE_DIR / "reference" if options.cache else None)
+        stored = _stored_references(folder, labs, needed, options)
+        needed = [lab for lab in needed if lab not in stored]
+        references = run_jobs(
+            [_reference_job(lab, work) for lab in needed],
+            _reference_safely,
+            context,
+            workers=min(options.workers, max(1, len(needed))),
+            progress=False,
+            hard_limit=options.timeout + 120,
+        )
+        _store_references(folder, labs, references, options)
+        context["references"] = {**stored, **{r["lab"]: r for r in references if "lab" in r}}
+        graded = run_jobs(
             jobs,
             _grade_safely,
             context,
@@ -413,6 +611,8 @@ def grade(
             progress=options.progress,
             hard_limit=options.timeout + 120,
         )
+        cache.store(jobs, graded)
+        rows += reused + graded
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows.sort(key=lambda r: (r["student"], r["lab"]))
@@ -422,7 +622,7 @@ def grade(
         writer.writeheader()
         writer.writerows(rows)
     plot = plot_scores(rows, out / "scores.png") if rows else None
-    return GradeReport(rows, out, gradebook, plot, time.monotonic() - start)
+    return GradeReport(rows, out, gradebook, plot, time.monotonic() - start, cache.stats)
 
 
 def _plan_rows(
@@ -445,22 +645,21 @@ def _plan_rows(
             target = out / slug / lab
             if chosen is None:
                 rows.append(_row(student, lab, plans[lab], status, reason))
-                if status != "missing":
-                    write_results(
-                        target / "results.json",
-                        [],
-                        status=status,
-                        reason=reason,
-                        extra={"lab": lab, "student": student, "max_score": plans[lab].max_score},
-                    )
-                    write_feedback(
-                        target / "feedback.html",
-                        student=student,
-                        lab=lab,
-                        status=status,
-                        reason=reason,
-                        outcomes=[],
-                    )
+                write_results(  # a missing notebook gets its results.json too (score 0)
+                    target / "results.json",
+                    [],
+                    status=status,
+                    reason=reason,
+                    extra={"lab": lab, "student": student, "max_score": plans[lab].max_score},
+                )
+                write_feedback(
+                    target / "feedback.html",
+                    student=student,
+                    lab=lab,
+                    status=status,
+                    reason=reason,
+                    outcomes=[],
+                )
                 continue
             file = (
                 str(chosen.path.relative_to(root))

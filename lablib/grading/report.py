@@ -16,14 +16,15 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import nbformat
 
 from lablib.grading.execute import CellResult
 from lablib.grading.plan import LabPlan, RunCell
+from lablib.grading.verdict import Recording, judge
 
 __all__ = [
     "TestOutcome",
@@ -102,15 +103,35 @@ def _failure(result: CellResult, memory_gib: float) -> str:
 
 
 def score_tests(
-    cells: Sequence[RunCell], results: Sequence[CellResult], memory_gib: float = 6
+    cells: Sequence[RunCell],
+    results: Sequence[CellResult],
+    memory_gib: float = 6,
+    reference: Mapping[str, Recording] | None = None,
 ) -> list[TestOutcome]:
-    """Score every test cell independently: full points on a clean, complete run, else 0."""
+    """Score every test cell independently, in the grader's process.
+
+    A test earns its points when its cell ran within its limits and every answer the
+    kernel recorded passes the real check against the instructor's run (``reference``:
+    test name -> recording; :func:`lablib.grading.verdict.judge`), else 0.
+    """
+    reference = reference or {}
     outcomes = []
     for cell, result in zip(cells, results):
         if cell.test is None:
             continue
-        passed = result.status == "ok" and result.token_seen and not result.ename
-        message = "passed" if passed else _failure(result, memory_gib)
+        hidden = False
+        if result.status not in ("ok", "error"):
+            passed, message = False, _failure(result, memory_gib)
+        elif cell.test.name not in reference:
+            passed, message = False, "the grader has no reference run for this test (its error)"
+        else:
+            verdict = judge(
+                cell.sites,
+                reference[cell.test.name],
+                result.recording or Recording(),
+                cell_error=_failure(result, memory_gib) if result.ename else "",
+            )
+            passed, message, hidden = verdict.passed, verdict.message, verdict.failed_hidden
         outcomes.append(
             TestOutcome(
                 cell.test.name,
@@ -118,6 +139,7 @@ def score_tests(
                 float(cell.test.points),
                 "passed" if passed else "failed",
                 message,
+                hidden,
             )
         )
     return outcomes
@@ -160,23 +182,23 @@ def notebook_status(
 
 
 def write_results(
-    path: Path, outcomes: Sequence[TestOutcome], *, status: str, reason: str, extra: dict
+    path: Path,
+    outcomes: Sequence[TestOutcome],
+    *,
+    status: str,
+    reason: str,
+    extra: dict,
+    hidden_visibility: str = "after_due_date",
 ) -> None:
-    """``results.json`` in Gradescope's autograder schema (plus ``extra_data``)."""
-    score = sum(o.score for o in outcomes)
-    data = {
-        "score": score,
-        "max_score": sum(o.max_score for o in outcomes) or extra.get("max_score", 0),
-        "execution_time": round(extra.get("seconds", 0.0), 1),
-        "output": f"{status}: {reason}",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": [
-            {**asdict(o), "number": str(i + 1), "visibility": "visible"}
-            for i, o in enumerate(outcomes)
-        ],
-        "extra_data": {"status": status, **extra},
-    }
+    """``results.json`` in Gradescope's autograder schema: only the specification's keys
+    (``max_score``, status and reason go to ``extra_data``); a test that failed a hidden
+    check shows its message per ``hidden_visibility``
+    (:func:`lablib.grading.gradescope.results_json`)."""
+    from lablib.grading.gradescope import results_json
+
+    data = results_json(
+        outcomes, status=status, reason=reason, extra=extra, hidden_visibility=hidden_visibility
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1) + "\n")
 
@@ -197,6 +219,12 @@ def _esc(text: str) -> str:
     return html.escape(str(text))
 
 
+HIDDEN_FAILURE = (
+    "passed its visible checks but failed a hidden check (the details are the instructor's "
+    "to share, after the due date); test your function on more inputs, edge cases included"
+)
+
+
 def write_feedback(
     path: Path,
     *,
@@ -207,9 +235,16 @@ def write_feedback(
     outcomes: Sequence[TestOutcome],
     cells: Sequence[RunCell] = (),
     notes: dict[int, str] | None = None,
+    show_hidden: bool = False,
 ) -> None:
     """``feedback.html`` for the student: score, each test's outcome, the graded code;
-    no hidden tests."""
+    no hidden tests. A test that failed a hidden check says so without the check's message
+    (which names the hidden inputs and expected values) unless ``show_hidden``."""
+    if not show_hidden and any(o.failed_hidden for o in outcomes):
+        outcomes = [
+            replace(o, output=HIDDEN_FAILURE) if o.failed_hidden else o for o in outcomes
+        ]
+        reason = reason.split("; first failure:")[0]
     score, total = sum(o.score for o in outcomes), sum(o.max_score for o in outcomes)
     rows = "".join(
         f"<tr><td>{_esc(o.name)}</td><td class='{o.status}'>{o.status}</td>"
@@ -249,10 +284,16 @@ def write_feedback(
 
 
 def write_executed(
-    path: Path, plan: LabPlan, cells: Sequence[RunCell], results: Sequence[CellResult]
+    path: Path,
+    plan: LabPlan,
+    cells: Sequence[RunCell],
+    results: Sequence[CellResult],
+    outcomes: Sequence[TestOutcome] = (),
 ) -> None:
-    """The rebuilt notebook with outputs, for the instructor: hidden tests redacted."""
+    """The rebuilt notebook with outputs, for the instructor: hidden tests redacted; a
+    failed test shows the grader's sentence."""
     nb = nbformat.v4.new_notebook(metadata=plan.notebook.metadata)
+    verdicts = {o.name: o for o in outcomes}
     for cell, result in zip(cells, results):
         if cell.kind == "markdown":
             nb.cells.append(nbformat.v4.new_markdown_cell(cell.shown))
@@ -276,6 +317,14 @@ def write_executed(
                     traceback=[],
                 )
             )  # it quotes hidden lines
+        elif cell.test is not None and cell.test.name in verdicts:
+            outcome = verdicts[cell.test.name]
+            if outcome.status == "failed":
+                outputs.append(
+                    nbformat.v4.new_output(
+                        "error", ename="failed", evalue=clean(outcome.output, 2000), traceback=[]
+                    )
+                )
         elif cell.test is None and result.status in ("died", "timeout"):
             outputs.append(
                 nbformat.v4.new_output("stream", name="stderr", text=f"[grader: {result.evalue}]\n")

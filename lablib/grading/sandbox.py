@@ -12,23 +12,22 @@ builds the walls the kernel needs before any of it runs:
   (``tf.io.read_file``) and child processes, and it cannot signal processes outside.
   Then it starts ipykernel.
 * :func:`install` runs in the kernel before any student code. It adds an audit hook
-  (PEP 578, which Python code cannot remove) that refuses: reads or writes under the
-  protected folders (the fallback where Landlock is missing), starting processes, ctypes
-  and ``gc`` object walks (ways around the hook), ``sys.settrace``, swapping the code of
-  ``lablib.checks`` or NumPy functions, and signals to other processes. At the start of
-  every test cell (recognized by :data:`TEST_TRIGGER`) it puts back the original
-  ``lablib.checks``, ``lablib``, NumPy and ``builtins`` attributes, ``sys.modules``
-  entries and ``sys.stdout``/``stderr``, removes global shadows of ``exec``/``print``,
-  stops interval timers and ``gc`` callbacks, so a monkeypatch made in an exercise cell
-  does not reach the tests; it also refuses new threads and audit hooks (code that could
-  run in the middle of a test). A :data:`PURGE_TRIGGER` request drops test cells' source
-  from ``linecache`` and their tracebacks.
-
-This is a guard against the attacks a course sees, not a proof against a determined
-attacker: a student's function runs inside the test that calls it, in the same
-interpreter, and can still inspect that test's frame or patch the checks that run after
-it returns. The grader adds a positive check (a per-test token printed as the test's last
-line) so tests that were skipped or silenced score zero.
+  (PEP 578, which Python code cannot remove; its functions run with private copies of this
+  module's globals and of the builtins) that refuses: reads or writes under the protected
+  folders (the fallback where Landlock is missing), starting processes, ctypes and ``gc``
+  object walks (ways around the hook), ``sys.settrace``, swapping the code of library
+  functions, signals to other processes, and **frames to notebook code** (``sys._getframe``,
+  ``sys._current_frames``, ``tb_frame``, ``gi_frame``..., directly or through ``inspect``,
+  ``traceback``, ``logging.currentframe`` and IPython's frame helpers).
+* The hook **runs the tests**: a test cell is ``sys.audit("lablib.test", payload, mac)``;
+  the hook checks the grader's signature (a per-kernel key the grader wrote to a file,
+  read and deleted by :func:`install`), puts back the original ``lablib.checks``, NumPy and
+  ``builtins`` attributes, ``sys.modules`` entries and ``sys.stdout``/``stderr``, removes
+  global shadows of ``exec``/``print``, stops interval timers and ``gc`` callbacks, then
+  compiles the test (a file name only the hook knows marks its code as trusted) and runs
+  it with a signing recorder and a list of foreign threads. The verdict is then decided in
+  the grader (:mod:`lablib.grading.verdict`). A :data:`PURGE_TRIGGER` request drops test
+  cells' source from ``linecache`` and their tracebacks.
 """
 
 from __future__ import annotations
@@ -248,8 +247,6 @@ _FRAME_HELPERS = (
     "/tensorflow/python/util/tf_stack.py",
 )
 _LOGGING = "/logging/__init__.py"
-#: Thread classes a library starts on its own (tqdm's monitor), allowed during tests.
-_LIBRARY_THREADS = (("tqdm._monitor", "TMonitor"),)
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -458,19 +455,36 @@ def _install(config: dict[str, Any]) -> None:
         finally:
             busy.discard(ident)
 
+    def library_code(function: Any) -> bool:
+        code = getattr(function, "__code__", None)
+        return code is not None and code.co_filename.startswith(roots)
+
     def threads() -> list[str]:
-        """Threads other than the kernel's own and the libraries' (tqdm's monitor)."""
+        """Threads other than the kernel's own and those a library runs for itself.
+
+        A thread counts as a library's when its class's ``run``, its target (or a Timer's
+        function) are all library code; a student's function, a builtin such as ``setattr``
+        or a ``functools.partial`` as the target makes it foreign, and so does a bare
+        ``_thread`` (unknown to ``threading``).
+        """
         found = []
         for ident in current_frames():
             if ident in baseline:
                 continue
             thread = active_threads.get(ident)
             kind = type(thread)
-            if thread is not None and (kind.__module__, kind.__qualname__) in _LIBRARY_THREADS:
-                run = getattr(kind.run, "__code__", None)
-                if run is not None and run.co_filename.startswith(roots):
+            if thread is not None and library_code(getattr(kind, "run", None)):
+                targets = [
+                    t
+                    for t in (getattr(thread, "_target", None), getattr(thread, "function", None))
+                    if t is not None
+                ]
+                if all(library_code(t) for t in targets):
                     continue
-            found.append(getattr(thread, "name", None) or f"thread {ident}")
+            what = getattr(thread, "name", None) or f"a bare thread {ident}"
+            target = getattr(thread, "_target", None) or getattr(thread, "function", None)
+            name = getattr(target, "__qualname__", target)
+            found.append(what if target is None else f"{what}: {name!r}")
         return found
 
     def run_test(data: bytes, mac: str) -> None:

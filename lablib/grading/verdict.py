@@ -432,6 +432,19 @@ class Recording:
     threads: str = ""  # foreign threads seen at its start or end
     conflicts: int = 0  # signed records that disagree with each other
     unsigned: int = 0  # lines without a valid signature (ignored)
+    lines: list[str] = field(default_factory=list)  # the verified lines, as the kernel wrote
+
+    def to_json(self) -> list[str]:
+        """The verified lines (to store an instructor's run and load it later)."""
+        return list(self.lines)
+
+    @classmethod
+    def from_json(cls, lines: list[str], mode: str = "reference") -> Recording:
+        """A recording from :meth:`to_json`'s lines (a file the grader wrote: no signatures)."""
+        recording = cls()
+        for body in lines:
+            _take(recording, body, mode, {})
+        return recording
 
 
 def read_records(path: Path, token: str, secret: bytes, mode: str) -> Recording:
@@ -447,21 +460,28 @@ def read_records(path: Path, token: str, secret: bytes, mode: str) -> Recording:
         if not body or sign(secret, f"{token}\n{body}".encode()) != mac:
             recording.unsigned += 1 if line.strip() else 0
             continue
-        try:
-            item = json.loads(body)
-            if item[0] == "end":
-                recording.ended = True
-                recording.error, recording.threads = _text(item[2]), _text(item[3])
-                continue
-            key = (int(item[0]), int(item[1]))
-            if key in seen:
-                recording.conflicts += seen[key] != body
-                continue
-            seen[key] = body
-            recording.records[key] = _record(key, item, mode)
-        except (ValueError, TypeError, IndexError, KeyError):
-            recording.unsigned += 1
+        _take(recording, body, mode, seen)
     return recording
+
+
+def _take(recording: Recording, body: str, mode: str, seen: dict[tuple[int, int], str]) -> None:
+    """Add one verified line to ``recording``."""
+    try:
+        item = json.loads(body)
+        if item[0] == "end":
+            recording.ended = True
+            recording.error, recording.threads = _text(item[2]), _text(item[3])
+            recording.lines.append(body)
+            return
+        key = (int(item[0]), int(item[1]))
+        if key in seen:
+            recording.conflicts += seen[key] != body
+            return
+        seen[key] = body
+        recording.records[key] = _record(key, item, mode)
+        recording.lines.append(body)
+    except (ValueError, TypeError, IndexError, KeyError):
+        recording.unsigned += 1
 
 
 def _record(key: tuple[int, int], item: list, mode: str) -> Record:

@@ -52,6 +52,14 @@ EXPECTED = {
     "rigged_eq": (LAB99, 5, "graded", "not a plain value"),
     "hostile_reader": (LAB99, 5, "graded", "count_words"),
     "answer_key": (LAB99, 2, "graded", "a call into lablib (lablib.checks)"),
+    # attacks while the test runs (the verdict is decided in the grader: lablib.grading.verdict)
+    "patch_checks": (LAB99, 5, "graded", "add: CheckError: add(2, 3): expected 5, got int -1"),
+    "patch_numpy": (LAB99, 4, "graded", "scale: CheckError"),
+    "thread_later": (LAB99, 0, "graded", "a thread your code started was running"),
+    "raw_thread": (LAB99, 2, "graded", "scale: a thread your code started"),
+    "timer_cell": (LAB99, 5, "graded", "count_words: a thread your code started"),
+    "frame_walker": (LAB99, 5, "graded", "add: CheckError"),
+    "forged_records": (LAB99, 5, "graded", "add: CheckError"),
     "malformed": (LAB99, 0, "invalid", "malformed JSON"),
     "empty": (LAB99, 0, "invalid", "empty file"),
     "not_a_notebook": (LAB99, 0, "invalid", "not a notebook"),
@@ -143,7 +151,7 @@ def test_one_row_per_student_and_lab_and_a_clean_gradebook(graded):
 def test_results_json_follow_gradescope_and_feedback_shows_every_test(graded):
     report = graded[0]
     results = json.loads((report.out / "exits" / LAB99 / "results.json").read_text())
-    assert results["score"] == 2 and results["max_score"] == 7
+    assert results["score"] == 2 and results["extra_data"]["max_score"] == 7
     assert [(t["name"], t["score"], t["max_score"]) for t in results["tests"]] == [
         ("add", 0, 2),
         ("scale", 0, 3),
@@ -187,6 +195,19 @@ def test_limits_and_defences_show_in_the_outputs(graded):
     assert (
         rows[("renamed", LAB99)]["score"] == rows[("renamed_again", LAB99)]["score"]
     )  # same notebook, same score
+    printed = {
+        student: "".join(
+            "".join(o.get("text", ""))
+            for c in nbformat.read(
+                report.out / student / LAB99 / "executed.ipynb", as_version=4
+            ).cells
+            for o in c.get("outputs", [])
+        )
+        for student in ("frame_walker", "forged_records")
+    }
+    walker = printed["frame_walker"]
+    assert "refused: 7 of 7" in walker and "GOT A FRAME" not in walker
+    assert "a test the grader did not sign" in printed["forged_records"]
     loop = json.loads((report.out / "infinite_loop" / LAB99 / "results.json").read_text())
     assert "time limit" in loop["tests"][1]["output"] and loop["tests"][2]["score"] == 2
 
