@@ -317,6 +317,10 @@ python3 -m venv {VENV}
 # fail the build now, not at the first submission; build matplotlib's font list once
 MPLBACKEND=Agg {python} -c "import lablib.grading.gradescope, nbclient, tensorflow, \\
 matplotlib.pyplot; print('lablib', lablib.__version__, 'tensorflow', tensorflow.__version__)"
+# the instructor's solution, run once as every submission's reference (else each run does it)
+LABLIB_PROFILE=quick LABLIB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 \\
+  {python} -m lablib.grading.gradescope reference --root "$HERE/.." \\
+  || echo "setup.sh: the reference run failed (see above); each submission will retry it" >&2
 """
 
 
@@ -507,10 +511,43 @@ def _write(path: Path, data: dict) -> None:
     partial.replace(path)
 
 
+def _options(root: Path, config: dict) -> Any:
+    """The grading options of this autograder (the same at build time and per submission, so
+    the reference run that setup.sh stored is found again)."""
+    from lablib.grading.gradebook import GradeOptions
+
+    return GradeOptions(
+        workers=1,
+        timeout=float(config.get("timeout", 480)),
+        cell_timeout=float(config.get("cell_timeout", 120)),
+        memory_gib=float(config.get("memory_gib", 6)),
+        progress=False,
+        references=root / "source" / "references",
+    )
+
+
+def write_reference(root: Path | str | None = None) -> int:
+    """Run the instructor's solution once (setup.sh, at image build time) and keep it in
+    ``ROOT/source/references``: each submission then runs one notebook, not two."""
+    from lablib.grading.gradebook import write_references
+
+    root = Path(root or os.environ.get(ROOT_ENV) or "/autograder")
+    config = json.loads((root / "source" / CONFIG).read_text())
+    problems = write_references(
+        root / "source" / "labs",
+        root / "source" / "references",
+        expect=[config["lab"]],
+        options=_options(root, config),
+    )
+    for lab, why in problems.items():
+        print(f"{lab}: " + ("; ".join(why) if why else "reference run stored"))
+    return 1 if any(problems.values()) else 0
+
+
 def _grade_folder(root: Path, config: dict) -> tuple[str, str, list, dict]:
     """Grade ``root/submission`` with :func:`lablib.grading.gradebook.grade`:
     ``(status, reason, outcomes, gradebook row)``."""
-    from lablib.grading.gradebook import GradeOptions, grade
+    from lablib.grading.gradebook import grade
 
     work = Path(tempfile.mkdtemp(prefix="lablib-gradescope-"))
     try:
@@ -519,13 +556,7 @@ def _grade_folder(root: Path, config: dict) -> tuple[str, str, list, dict]:
             shutil.copytree(root / "submission", folder, symlinks=True)
         else:
             folder.mkdir(parents=True)
-        options = GradeOptions(
-            workers=1,
-            timeout=float(config.get("timeout", 480)),
-            cell_timeout=float(config.get("cell_timeout", 120)),
-            memory_gib=float(config.get("memory_gib", 6)),
-            progress=False,
-        )
+        options = _options(root, config)
         report = grade(
             work / "submissions",
             work / "out",
@@ -623,8 +654,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
     p.add_argument("--root", default=None, help=f"default: ${ROOT_ENV} or /autograder")
+    p = sub.add_parser("reference", help="run the instructor's solution once, for every run")
+    p.add_argument("--root", default=None, help=f"default: ${ROOT_ENV} or /autograder")
     args = parser.parse_args(argv)
-    return run(args.root)
+    return write_reference(args.root) if args.command == "reference" else run(args.root)
 
 
 if __name__ == "__main__":

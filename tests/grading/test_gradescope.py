@@ -347,3 +347,31 @@ def test_run_autograder_when_lablib_is_not_installed(autograder, tmp_path):
     run, data = simulate(autograder, tmp_path, {"lab.ipynb": b"{}"}, python="/bin/false")
     assert run.returncode == 1 and "cannot import lablib" in run.stderr
     assert errors(data) == [] and data["score"] == 0 and "not installed correctly" in data["output"]
+
+
+def test_the_reference_run_is_made_once_at_build_time_and_reused(autograder, tmp_path):
+    """setup.sh runs the instructor's solution once; each submission then runs one notebook."""
+    with zipfile.ZipFile(autograder.path) as archive:
+        archive.extractall(tmp_path / "built" / "source")
+        assert "gradescope reference" in archive.read("setup.sh").decode()
+    env = {**os.environ, ROOT_ENV: str(tmp_path / "built")}
+    build = subprocess.run(
+        [sys.executable, "-m", "lablib.grading.gradescope", "reference"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    stored = sorted((tmp_path / "built" / "source" / "references").glob("*.json"))
+    assert len(stored) == 1 and "reference run stored" in build.stdout
+    before = stored[0].stat().st_mtime_ns
+    shutil.copytree(tmp_path / "built" / "source", tmp_path / "run" / "source")
+    (tmp_path / "run" / "source" / "run_autograder").unlink()  # simulate() copies it back
+    run, data = simulate(
+        autograder, tmp_path / "run", {"lab99.ipynb": notebook(make_fixtures.solved())}
+    )
+    assert run.returncode == 0 and data["score"] == 7, run.stdout + run.stderr
+    again = sorted((tmp_path / "run" / "source" / "references").glob("*.json"))
+    assert [p.name for p in again] == [stored[0].name]
+    assert again[0].stat().st_mtime_ns == before  # found, not computed again
