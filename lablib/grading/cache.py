@@ -7,8 +7,10 @@ is the SHA-256 of everything a verdict depends on:
 
 * the submission file's bytes, and the path, student name and notes the row shows;
 * the instructor notebook's bytes (setup, tests, hidden tests, solutions, points);
-* the grading options that can change a verdict: time limits, memory, output limit,
-  Landlock, extra readable folders (not ``workers``, ``progress`` or ``cache``);
+* the grading options that can change a verdict or the feedback: time limits, memory,
+  output limit, Landlock, extra readable folders, showing hidden failures, and any option
+  added later (all but :data:`NOT_VERDICT`: ``workers``, ``progress``, ``cache`` and
+  ``references``, where the reference runs are kept);
 * the grader: lablib's version, a hash of every ``.py`` file of the installed ``lablib``
   package (the grader, ``lablib.checks``, and the library code the labs' setup and demo
   cells run), ``data/MANIFEST.sha256``, and the versions of Python, NumPy, Keras,
@@ -50,7 +52,8 @@ __all__ = [
 
 CACHE_DIR = ".cache"  # under --out; student folders never start with a dot (see gradebook._slug)
 CACHED_STATUSES = frozenset({"graded", "crashed", "memory", "invalid", "wrong_lab", "missing"})
-#: GradeOptions fields left out of a key
+#: GradeOptions fields left out of a key: how many at once, the display, the cache itself, and
+#: where the reference runs are kept (those are keyed by the lab, the grader and the limits)
 NOT_VERDICT = frozenset({"workers", "progress", "cache", "references"})
 _ENTRY = "entry.json"
 _FORMAT = 1  # bump when the layout of entry.json changes
