@@ -529,8 +529,12 @@ def _expected(plans: dict[str, LabPlan], expect: list[str] | None) -> list[str]:
     return sorted(set(labs))
 
 
-def _protected(labs: Path, submissions: Path, out: Path, work: Path) -> list[str]:
-    paths = [labs, submissions, out, work]
+def _protected(
+    labs: Path, submissions: Path, out: Path, work: Path, *more: Path | None
+) -> list[str]:
+    """Folders no kernel may read: the labs, the submissions, the grades, the work folders,
+    the repository, and ``more`` (the stored reference runs hold the hidden expected values)."""
+    paths = [labs, submissions, out, work, *(m for m in more if m is not None)]
     for folder in [labs.resolve(), *labs.resolve().parents]:
         if (folder / ".git").exists() or (folder / "pyproject.toml").exists():
             paths.append(
@@ -576,7 +580,7 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="lablib-grade-"))
     try:
-        protected = _protected(labs, submissions, out, work)
+        protected = _protected(labs, submissions, out, work, options.references)
         context = {
             "labs": str(labs.resolve()),
             "options": options.exec_options(),
