@@ -4,19 +4,12 @@ lab's own functions (``lab_code("01")``: the instructor notebook's definitions, 
 Exact integer arithmetic, or float64 within 1e-12; exact decimals with ``fractions.Fraction``.
 """
 
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.signal
-
-try:
-    from labcode import lab_code
-except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from labcode import lab_code
+from labcode import lab_code  # tests/syllabus/conftest.py puts this folder on sys.path
 
 # Seed 003: a 5x5 binary image and the kernel written over its top-left window (x1 / x0)
 BINARY = [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]

@@ -7,20 +7,14 @@ counts exactly.
 """
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from labcode import lab_code  # tests/syllabus/conftest.py puts this folder on sys.path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
-try:
-    from labcode import lab_code
-except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from labcode import lab_code
 
 # Seed 000: a 4x4 input whose rows are all [35, 60, 275, -280]
 ROWS = np.tile([35, 60, 275, -280], (4, 1))

@@ -7,21 +7,15 @@ float64 throughout; the results are integers, compared within 1e-9.
 """
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from labcode import lab_code  # tests/syllabus/conftest.py puts this folder on sys.path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-try:
-    from labcode import lab_code
-except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from labcode import lab_code
 
 X = np.arange(9, dtype=float).reshape(3, 3)
 F = np.array([[1.0, 2.0], [3.0, 4.0]])

@@ -7,21 +7,14 @@ lab's own ``layer_gradient_norms`` and ``deep_mlp`` (``lab_code("05")``).
 """
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from labcode import lab_code  # tests/syllabus/conftest.py puts this folder on sys.path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
-
-try:
-    from labcode import lab_code
-except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from labcode import lab_code
 
 
 def bn(momentum=0.99):

@@ -8,18 +8,11 @@ prints, and the shift experiment's helpers against ``scipy.ndimage.shift`` (exac
 """
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.ndimage
-
-try:
-    from labcode import lab_code
-except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from labcode import lab_code
+from labcode import lab_code  # tests/syllabus/conftest.py puts this folder on sys.path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")

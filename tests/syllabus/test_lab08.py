@@ -11,17 +11,11 @@ import ast
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-try:
-    from labcode import lab_code
-except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from labcode import lab_code
+from labcode import lab_code  # tests/syllabus/conftest.py puts this folder on sys.path
 
 LABS = Path(__file__).resolve().parents[2] / "labs"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -16,21 +16,14 @@ column are 10x the Keras counts, and its "Increase 11x" is 77x by its own totals
 
 import math
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from labcode import lab_code  # tests/syllabus/conftest.py puts this folder on sys.path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 layers = keras.layers
-
-try:
-    from labcode import lab_code
-except ModuleNotFoundError:  # --import-mode=importlib does not put tests/syllabus on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from labcode import lab_code
 
 
 @pytest.fixture(scope="module")
